@@ -1,0 +1,11 @@
+/**
+ * `npm run bench`: every benchmark, each printing its figures as ratios against baselines measured
+ * in the same run. Never part of `npm test`: timings belong here, not in assertions.
+ */
+import { blobThroughput } from './blob-throughput.ts';
+
+const benchmarks: Record<string, () => Promise<void>> = { blobs: blobThroughput };
+const only = process.argv.slice(2);
+for (const [name, run] of Object.entries(benchmarks)) {
+  if (only.length === 0 || only.includes(name)) await run();
+}

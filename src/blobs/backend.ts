@@ -1,0 +1,30 @@
+/**
+ * Where the sealed bytes of blobs are kept. This is the one seam between the blob service and
+ * storage: the file system implements it now, and S3-compatible object storage can later implement
+ * the same four calls (multipart upload, ranged GET, DELETE, LIST) without touching anything above.
+ */
+import type { Readable } from 'node:stream';
+
+export interface BlobWriter {
+  /** Appends bytes, in order; resolves when the storage has taken them (backpressure). */
+  write(chunks: Buffer[]): Promise<void>;
+  /** Makes the bytes durable and then visible under the blob's id (fsync, rename, directory fsync). */
+  publish(): Promise<void>;
+  /** Throws the bytes away. Safe to call after a failed write or publish. */
+  abort(): Promise<void>;
+}
+
+export interface BlobBackend {
+  /** Starts a new blob; nothing exists under `id` until `publish` resolves. */
+  create(id: string): Promise<BlobWriter>;
+  /** The sealed bytes `[start, end)` of a published blob, in chunks of `chunkSize` where it can. */
+  read(id: string, start: number, end: number, chunkSize?: number): Readable;
+  /** Removes a published blob; removing one that is gone is not an error. */
+  remove(id: string): Promise<void>;
+  /** Every published blob id, and how old it is, for the orphan sweep. */
+  list(): AsyncIterable<{ id: string; modifiedMs: number }>;
+  /** Throws away every unpublished write older than `olderThanMs`; returns how many. */
+  clearStaging(olderThanMs: number): Promise<number>;
+  /** Checks that the storage is usable (for `/readyz`). */
+  check(): Promise<void>;
+}

@@ -1,0 +1,107 @@
+/**
+ * The file-system blob backend: `<dir>/<first two hex digits>/<id>` for published blobs and
+ * `<dir>/staging/<id>` while one is written.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { BlobBackend, BlobWriter } from './backend.ts';
+
+const idPattern = /^[0-9a-f]{32}$/;
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export function fsBackend(dir: string): BlobBackend {
+  const staging = path.join(dir, 'staging');
+  fs.mkdirSync(staging, { recursive: true, mode: 0o700 });
+
+  const published = (id: string) => {
+    // Ids are made by the server, never by a client; the check keeps a bug from becoming a path trick.
+    if (!idPattern.test(id)) throw new Error(`not a blob id: ${JSON.stringify(id)}`);
+    return path.join(dir, id.slice(0, 2), id);
+  };
+
+  return {
+    async create(id) {
+      const target = published(id);
+      const temp = path.join(staging, id);
+      const handle = await fsp.open(temp, 'wx', 0o600);
+      let closed = false;
+      const close = async () => {
+        if (!closed) {
+          closed = true;
+          await handle.close();
+        }
+      };
+      const writer: BlobWriter = {
+        async write(chunks) {
+          await handle.writev(chunks);
+        },
+        async publish() {
+          // Durability order: file contents on disk, then the rename, then the directory entry on
+          // disk. Only after this may the caller commit the catalog row that makes the blob visible.
+          await handle.sync();
+          await close();
+          const shard = path.dirname(target);
+          if (!fs.existsSync(shard)) {
+            await fsp.mkdir(shard, { recursive: true, mode: 0o700 });
+            await fsyncDirectory(dir);
+          }
+          await fsp.rename(temp, target);
+          await fsyncDirectory(shard);
+        },
+        async abort() {
+          await close().catch(() => undefined);
+          await fsp.rm(temp, { force: true });
+        },
+      };
+      return writer;
+    },
+
+    read(id, start, end, chunkSize = 1024 * 1024) {
+      return fs.createReadStream(published(id), { start, end: end - 1, highWaterMark: chunkSize });
+    },
+
+    async remove(id) {
+      await fsp.rm(published(id), { force: true });
+    },
+
+    async *list() {
+      for (const shard of await fsp.readdir(dir)) {
+        if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+        for (const name of await fsp.readdir(path.join(dir, shard))) {
+          if (!idPattern.test(name)) continue;
+          const stat = await fsp.stat(path.join(dir, shard, name)).catch(() => undefined);
+          if (stat) yield { id: name, modifiedMs: stat.mtimeMs };
+        }
+      }
+    },
+
+    async clearStaging(olderThanMs) {
+      let removed = 0;
+      const cutoff = Date.now() - olderThanMs;
+      for (const name of await fsp.readdir(staging)) {
+        const file = path.join(staging, name);
+        const stat = await fsp.stat(file).catch(() => undefined);
+        if (stat && stat.mtimeMs <= cutoff) {
+          await fsp.rm(file, { force: true });
+          removed++;
+        }
+      }
+      return removed;
+    },
+
+    async check() {
+      const probe = path.join(staging, `.ready-${process.pid}`);
+      await fsp.writeFile(probe, '');
+      await fsp.rm(probe);
+    },
+  };
+}

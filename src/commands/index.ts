@@ -1,0 +1,35 @@
+/** The table of subcommands, with the one-line summary `modelshare --help` shows for each. */
+import { configCheckCommand } from './config-check.ts';
+import { keysRetireCommand, keysRotateCommand, keysStatusCommand } from './keys.ts';
+import { migrateCommand } from './migrate.ts';
+import { serveCommand } from './serve.ts';
+
+export interface Command {
+  summary: string;
+  help: string;
+  /** Runs the command; resolves to the process exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+export const commands: Record<string, Command> = {
+  serve: serveCommand,
+  migrate: migrateCommand,
+  'config check': configCheckCommand,
+  'keys status': keysStatusCommand,
+  'keys rotate': keysRotateCommand,
+  'keys retire': keysRetireCommand,
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return [
+    'Usage: modelshare <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Every command takes --config FILE (default: $MODELSHARE_CONFIG, else config/modelshare.yaml if it exists).',
+    'Run `modelshare <command> --help` for its options.',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,147 @@
+/**
+ * Data keys, wrapped by the master key (envelope encryption as cloud KMSs do it). Every model has its
+ * own data key, personal data has one, the TLS CA has one. A data key never changes; rotating the
+ * master key re-wraps the rows of `data_keys` and leaves sealed values and blobs untouched.
+ */
+import crypto from 'node:crypto';
+import type { Db } from '../db/open.ts';
+import { MasterKeyError, type MasterKey, type MasterKeySource } from './master-keys.ts';
+
+export type DataKeyPurpose = 'personal' | 'model' | 'tls';
+
+interface DataKeyRow {
+  id: string;
+  purpose: DataKeyPurpose;
+  wrapped: Buffer;
+  wrapping_key_id: string;
+}
+
+export interface KeyStatus {
+  masterKeys: { id: string; primary: boolean; wraps: number }[];
+  /** Rows wrapped by a key that the key source no longer has: these cannot be opened. */
+  orphaned: { wrapping_key_id: string; count: number }[];
+  source: string;
+}
+
+function wrapAad(id: string, purpose: string): Buffer {
+  return Buffer.from(`modelshare data key v1\0${id}\0${purpose}`);
+}
+
+function wrap(master: MasterKey, id: string, purpose: string, dataKey: Buffer): Buffer {
+  const nonce = crypto.randomBytes(12);
+  const cipher = crypto.createCipheriv('aes-256-gcm', master.key, nonce);
+  cipher.setAAD(wrapAad(id, purpose));
+  return Buffer.concat([nonce, cipher.update(dataKey), cipher.final(), cipher.getAuthTag()]);
+}
+
+function unwrap(master: MasterKey, row: DataKeyRow): Buffer {
+  const decipher = crypto.createDecipheriv('aes-256-gcm', master.key, row.wrapped.subarray(0, 12));
+  decipher.setAAD(wrapAad(row.id, row.purpose));
+  decipher.setAuthTag(row.wrapped.subarray(-16));
+  return Buffer.concat([decipher.update(row.wrapped.subarray(12, -16)), decipher.final()]);
+}
+
+export class Keyring {
+  readonly #db: Db;
+  readonly #source: MasterKeySource;
+  readonly #cache = new Map<string, Buffer>();
+  readonly #sql;
+
+  constructor(db: Db, source: MasterKeySource) {
+    this.#db = db;
+    this.#source = source;
+    this.#sql = {
+      get: db.prepare<[string], DataKeyRow>('SELECT id, purpose, wrapped, wrapping_key_id FROM data_keys WHERE id = ?'),
+      byPurpose: db.prepare<[string], { id: string }>('SELECT id FROM data_keys WHERE purpose = ? ORDER BY created_at LIMIT 1'),
+      insert: db.prepare('INSERT INTO data_keys (id, purpose, wrapped, wrapping_key_id, created_at) VALUES (?, ?, ?, ?, ?)'),
+      notWrappedBy: db.prepare<[string, number], DataKeyRow>(
+        'SELECT id, purpose, wrapped, wrapping_key_id FROM data_keys WHERE wrapping_key_id <> ? LIMIT ?',
+      ),
+      rewrap: db.prepare('UPDATE data_keys SET wrapped = ?, wrapping_key_id = ?, rewrapped_at = ? WHERE id = ? AND wrapping_key_id = ?'),
+      countByWrappingKey: db.prepare<[], { wrapping_key_id: string; count: number }>(
+        'SELECT wrapping_key_id, count(*) AS count FROM data_keys GROUP BY wrapping_key_id',
+      ),
+    };
+  }
+
+  #primary(): MasterKey {
+    return this.#source.current().at(-1)!;
+  }
+
+  #master(id: string): MasterKey {
+    const key = this.#source.current().find((k) => k.id === id);
+    if (!key) throw new MasterKeyError(`master key ${id} is not in ${this.#source.description}`);
+    return key;
+  }
+
+  /** Creates a random data key for a purpose, wrapped by the primary master key; returns its id. */
+  create(purpose: DataKeyPurpose): string {
+    const id = crypto.randomBytes(16).toString('hex');
+    const dataKey = crypto.randomBytes(32);
+    const master = this.#primary();
+    this.#sql.insert.run(id, purpose, wrap(master, id, purpose, dataKey), master.id, new Date().toISOString());
+    this.#cache.set(id, dataKey);
+    return id;
+  }
+
+  /** The single data key of a purpose such as `personal`, created the first time it is asked for. */
+  singleton(purpose: DataKeyPurpose): string {
+    return this.#db.transaction(() => this.#sql.byPurpose.get(purpose)?.id ?? this.create(purpose)).immediate();
+  }
+
+  /** The plaintext data key; unwrapped once and then kept in memory. */
+  get(id: string): Buffer {
+    const cached = this.#cache.get(id);
+    if (cached) return cached;
+    const row = this.#sql.get.get(id);
+    if (!row) throw new MasterKeyError(`data key ${id} does not exist`);
+    const key = unwrap(this.#master(row.wrapping_key_id), row);
+    this.#cache.set(id, key);
+    return key;
+  }
+
+  /**
+   * Re-wraps every data key not wrapped by the primary master key, in small transactions so the
+   * server keeps serving. A row changed meanwhile is left for the next pass (the WHERE guards it).
+   */
+  rewrapAll(): number {
+    let done = 0;
+    for (;;) {
+      const primary = this.#primary();
+      const rows = this.#sql.notWrappedBy.all(primary.id, 100);
+      if (rows.length === 0) return done;
+      const rewrapped = rows.map((row) => ({ row, wrapped: wrap(primary, row.id, row.purpose, unwrap(this.#master(row.wrapping_key_id), row)) }));
+      const now = new Date().toISOString();
+      this.#db.transaction(() => {
+        for (const { row, wrapped } of rewrapped) done += this.#sql.rewrap.run(wrapped, primary.id, now, row.id, row.wrapping_key_id).changes;
+      }).immediate();
+    }
+  }
+
+  /** Adds a new master key to the key file and re-wraps every data key under it. */
+  rotate(): { newKeyId: string; rewrapped: number } {
+    const key = this.#source.addKey();
+    return { newKeyId: key.id, rewrapped: this.rewrapAll() };
+  }
+
+  /** Removes from the key file the older master keys that no data key is wrapped by any more. */
+  retireUnused(): string[] {
+    const used = new Set(this.#sql.countByWrappingKey.all().map((r) => r.wrapping_key_id));
+    const keys = this.#source.current();
+    const retired = keys.slice(0, -1).filter((k) => !used.has(k.id)).map((k) => k.id);
+    if (retired.length > 0) this.#source.keepOnly(new Set(keys.map((k) => k.id).filter((id) => !retired.includes(id))));
+    return retired;
+  }
+
+  /** Which master key wraps how many data keys. */
+  status(): KeyStatus {
+    const counts = new Map(this.#sql.countByWrappingKey.all().map((r) => [r.wrapping_key_id, r.count]));
+    const keys = this.#source.current();
+    const known = new Set(keys.map((k) => k.id));
+    return {
+      source: this.#source.description,
+      masterKeys: keys.map((k, i) => ({ id: k.id, primary: i === keys.length - 1, wraps: counts.get(k.id) ?? 0 })),
+      orphaned: [...counts].filter(([id]) => !known.has(id)).map(([wrapping_key_id, count]) => ({ wrapping_key_id, count })),
+    };
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Request ids and the access log: one line per request, written when the response is finished (or
+ * the client went away), with no query string, headers or bodies, which can carry secrets.
+ */
+import crypto from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { Log } from '../log.ts';
+import type { AppState } from './state.ts';
+
+const acceptableId = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function requestLog(log: Log) {
+  return async (ctx: Context & { state: AppState }, next: Next) => {
+    const started = process.hrtime.bigint();
+    const incoming = ctx.get('X-Request-Id');
+    const requestId = acceptableId.test(incoming) ? incoming : crypto.randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.state.log = log.child({ req_id: requestId });
+    ctx.set('X-Request-Id', requestId);
+    const done = () => {
+      ctx.res.off('finish', done);
+      ctx.res.off('close', done);
+      ctx.state.log.info(
+        {
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.res.writableFinished ? ctx.status : 499,
+          ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+          remote: ctx.ip,
+        },
+        'request',
+      );
+    };
+    ctx.res.once('finish', done);
+    ctx.res.once('close', done);
+    await next();
+  };
+}

@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { runCommand, spawnServer } from '../helpers/spawn.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+
+test('`modelshare --help` lists the commands, and each has its own --help', (t) => {
+  const help = runCommand(['--help']);
+  t.is(help.code, 0);
+  for (const name of ['serve', 'migrate', 'config check', 'keys status', 'keys rotate', 'keys retire']) t.true(help.stdout.includes(`  ${name} `), name);
+  const keysHelp = runCommand(['keys', 'rotate', '--help']);
+  t.is(keysHelp.code, 0);
+  t.regex(keysHelp.stdout, /^Usage: modelshare keys rotate/);
+});
+
+test('an unknown command or option is refused with exit code 2 or 1 and a message', (t) => {
+  const unknown = runCommand(['frobnicate']);
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /unknown command "frobnicate"/);
+  const badOption = runCommand(['migrate', '--nope']);
+  t.is(badOption.code, 1);
+  t.regex(badOption.stderr, /--nope/);
+});
+
+test('`config check` names the key and the file of each problem, and exits 1', (t) => {
+  const dir = tmpDir(t);
+  const file = path.join(dir, 'bad.yaml');
+  fs.writeFileSync(file, 'server:\n  port: 70000\ndatabse:\n  path: x\n');
+  const result = runCommand(['config', 'check', file]);
+  t.is(result.code, 1);
+  t.true(result.stderr.includes(`${file}: server.port: expected an integer from 0 to 65535, got 70000`));
+  t.true(result.stderr.includes(`${file}: databse: unknown setting`));
+});
+
+test('`config check` prints every setting of a valid file with secrets hidden', (t) => {
+  const dir = tmpDir(t);
+  const file = path.join(dir, 'good.yaml');
+  fs.writeFileSync(file, `data_dir: ${dir}\nkeys:\n  master_key: c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=\n`);
+  const result = runCommand(['config', 'check', file]);
+  t.is(result.code, 0, result.stderr);
+  t.regex(result.stdout, /the configuration is valid/);
+  t.regex(result.stdout, /server\.port = 8443/);
+  t.false(result.stdout.includes('c2VjcmV0'));
+});
+
+test('`serve` with a broken config stops before serving, naming the key', (t) => {
+  const result = runCommand(['serve'], { MODELSHARE_DATA_DIR: tmpDir(t), MODELSHARE_DATABASE_SYNCHRONOUS: 'maybe' });
+  t.is(result.code, 1);
+  t.regex(result.stderr, /MODELSHARE_DATABASE_SYNCHRONOUS \(database\.synchronous\): expected one of full, normal/);
+});
+
+test('`migrate` applies the migrations without serving, once', (t) => {
+  const dir = tmpDir(t);
+  const first = runCommand(['migrate'], { MODELSHARE_DATA_DIR: dir });
+  t.is(first.code, 0, first.stderr);
+  t.regex(first.stdout, /^applied: 0001-keys-and-blobs\.sql/);
+  t.is(runCommand(['migrate'], { MODELSHARE_DATA_DIR: dir }).stdout, 'the database is up to date\n');
+});
+
+test('`serve` stops cleanly on SIGTERM', async (t) => {
+  const server = await spawnServer(t, { MODELSHARE_DATA_DIR: tmpDir(t) });
+  t.is((await fetch(`${server.url}/healthz`)).status, 200);
+  server.child.kill('SIGTERM');
+  t.deepEqual(await server.exited, { code: 0, signal: null });
+  t.regex(server.output(), /"msg":"stopped"/);
+});
