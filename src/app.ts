@@ -14,7 +14,14 @@ import { problemMiddleware } from './http/problem.ts';
 import { requestLog } from './http/request-log.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import type { AppState } from './http/state.ts';
+import { authenticate } from './http/authenticate.ts';
+import { identityAuthenticator } from './identity/authenticator.ts';
+import { meRouter } from './identity/me-routes.ts';
+import { identityRouter } from './identity/routes.ts';
 import type { Log } from './log.ts';
+import type { Services } from './services.ts';
+import { tlsRouter } from './tls/routes.ts';
+import { tlsReadiness, type TlsService } from './tls/service.ts';
 
 export interface AppDeps {
   config: Config;
@@ -25,20 +32,34 @@ export interface AppDeps {
   log: Log;
   /** Whether this server terminates TLS itself (decides HSTS). */
   https: boolean;
+  /** The certificate being served (for /ca.pem and /readyz); absent when tls.mode is off. */
+  tls?: TlsService | undefined;
+  services: Services;
 }
 
 export function createApp(deps: AppDeps): Koa<AppState> {
-  const app = new Koa<AppState>({ proxy: false });
+  // Behind a reverse proxy (server.trust_proxy), ctx.ip and ctx.secure come from X-Forwarded-*.
+  const app = new Koa<AppState>({ proxy: deps.config.server.trust_proxy });
   // Errors are answered and logged by problemMiddleware; Koa's default stderr printing stays off.
   app.silent = true;
 
   app.use(requestLog(deps.log));
   app.use(securityHeaders({ https: deps.https }));
   app.use(problemMiddleware());
+  const { identity, audit, demo } = deps.services;
+  // The demo provider is its own OpenID provider with its own client authentication: it comes first.
+  if (demo) app.use(demo.middleware());
+  app.use(authenticate(identityAuthenticator(identity, audit)));
 
   // The one route table: each domain's router is mounted here, and nowhere else.
   const root = new Router<AppState>();
-  root.use(healthRouter([databaseCheck(deps.db), blobStorageCheck(deps.blobs)]).routes());
+  const checks = [databaseCheck(deps.db), blobStorageCheck(deps.blobs), ...(deps.tls ? [tlsReadiness(deps.tls)] : [])];
+  root.use(healthRouter(checks).routes());
+  root.use(tlsRouter(deps.tls).routes());
+  const bodyLimit = deps.config.limits.json_body;
+  const routeOptions = { publicUrl: deps.config.public_url, bodyLimit, loginLifetimeMs: deps.config.auth.login_lifetime, demo: !!demo, now: () => deps.clock.now() };
+  root.use(identityRouter(identity, routeOptions).routes());
+  root.use(meRouter(identity, { bodyLimit, tokenMaxLifetimeMs: deps.config.auth.token_max_lifetime }).routes());
   app.use(root.routes()).use(root.allowedMethods());
   return app;
 }

@@ -27,6 +27,11 @@ export const errorCatalog = {
   internal_error: { status: 500, title: 'Something went wrong on the server' },
   not_implemented: { status: 501, title: 'This method is not supported' },
   service_unavailable: { status: 503, title: 'The service is not available right now' },
+  provider_unavailable: { status: 503, title: 'The sign-in provider cannot be reached' },
+  sign_in_failed: { status: 401, title: 'The sign-in did not succeed' },
+  csrf_failed: { status: 403, title: 'The request did not carry a valid CSRF token' },
+  insufficient_scope: { status: 403, title: 'The token does not allow this' },
+  email_unverified: { status: 403, title: 'Your e-mail address is not verified' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

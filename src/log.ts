@@ -27,7 +27,8 @@ export const redactedPaths = [
   'headers.cookie',
 ];
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Log {
+/** A logger writing to `destination`: a stream (tests), or file descriptor 1 (the default) or 2. */
+export function createLogger(level: string, destination: pino.DestinationStream | 1 | 2 = 1): Log {
   return pino(
     {
       level,
@@ -36,6 +37,6 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       redact: { paths: redactedPaths, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ fd: 1, sync: false }),
+    typeof destination === 'number' ? pino.destination({ fd: destination, sync: destination === 2 }) : destination,
   );
 }

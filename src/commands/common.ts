@@ -14,7 +14,11 @@ export function configFile(values: { config?: string | boolean | undefined }): s
   return typeof values.config === 'string' ? values.config : process.env['MODELSHARE_CONFIG'];
 }
 
-export function setup(values: { config?: string | boolean | undefined }): { config: Config; log: Log } {
+/**
+ * Loads the configuration and makes the logger. `serve` logs to standard output (where journald and
+ * Docker collect it); every other command logs to standard error, so its output can be piped.
+ */
+export function setup(values: { config?: string | boolean | undefined }, logTo: 'stdout' | 'stderr' = 'stderr'): { config: Config; log: Log } {
   const config = loadConfig({ file: configFile(values) });
-  return { config, log: createLogger(config.log.level) };
+  return { config, log: createLogger(config.log.level, logTo === 'stdout' ? 1 : 2) };
 }

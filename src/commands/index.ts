@@ -1,4 +1,6 @@
 /** The table of subcommands, with the one-line summary `modelshare --help` shows for each. */
+import { adminTokenCommand } from './admin.ts';
+import { certsCsrCommand, certsImportCommand, certsShowCommand } from './certs.ts';
 import { configCheckCommand } from './config-check.ts';
 import { keysRetireCommand, keysRotateCommand, keysStatusCommand } from './keys.ts';
 import { migrateCommand } from './migrate.ts';
@@ -18,6 +20,10 @@ export const commands: Record<string, Command> = {
   'keys status': keysStatusCommand,
   'keys rotate': keysRotateCommand,
   'keys retire': keysRetireCommand,
+  'certs show': certsShowCommand,
+  'certs csr': certsCsrCommand,
+  'certs import': certsImportCommand,
+  'admin token': adminTokenCommand,
 };
 
 export function usage(): string {

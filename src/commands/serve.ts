@@ -1,7 +1,12 @@
 import { createApp } from '../app.ts';
 import { openStores } from '../boot.ts';
 import { systemClock } from '../clock.ts';
+import { scheduledJobs } from '../jobs/jobs.ts';
+import { startScheduler } from '../jobs/scheduler.ts';
 import { listen } from '../server.ts';
+import { listenRedirect } from '../tls/redirect.ts';
+import { TlsService } from '../tls/service.ts';
+import { createServices } from '../services.ts';
 import type { Command } from './index.ts';
 import { parse, setup } from './common.ts';
 
@@ -13,12 +18,15 @@ export const serveCommand: Command = {
     'or SIGINT, then finishes the requests in flight (up to server.shutdown_timeout) and exits.\n',
   async run(args) {
     const { values } = parse(args, {});
-    const { config, log } = setup(values);
+    const { config, log } = setup(values, 'stdout');
     const stores = openStores(config, log);
     // Nothing is served yet, so every staging file and unreferenced blob is a leftover of a crash.
     const swept = await stores.blobs.sweep(0);
     if (swept.staging + swept.orphans > 0) log.info(swept, 'removed blob leftovers of an earlier run');
-    const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock: systemClock, log, https: false });
+    // The certificate comes before listening: a bad certificate file stops the start, naming it.
+    const tls = config.tls.mode === 'off' ? undefined : await TlsService.start({ config, db: stores.db, keys: stores.keys, clock: systemClock, log });
+    const services = createServices(config, stores, systemClock, log, { caPem: tls?.authority?.certificatePem });
+    const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock: systemClock, log, https: tls !== undefined, tls, services });
     const running = await listen(
       app,
       {
@@ -26,10 +34,24 @@ export const serveCommand: Command = {
         port: config.server.port,
         maxHeaderSize: config.server.max_header_size,
         requestTimeoutMs: config.server.request_timeout,
+        tls,
       },
       log,
     );
-    log.info({ url: `http://${config.server.host}:${running.port}`, data_dir: config.data_dir, production: config.production }, 'modelshare is serving');
+    const redirect = tls && config.tls.redirect_port !== 0
+      ? await listenRedirect({ host: config.server.host, port: config.tls.redirect_port, publicUrl: config.public_url }, log)
+      : undefined;
+    const scheduler = startScheduler(scheduledJobs({ tls }), log);
+    services.start();
+    if (tls?.authority) {
+      log.info(
+        { ca_fingerprint: tls.authority.fingerprint, ca_url: `${config.public_url}/ca.pem` },
+        'clients trust this server through its own CA: install ca.pem after checking its SHA-256 fingerprint, or pin the fingerprint',
+      );
+    }
+    const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+    const url = `${tls ? 'https' : 'http'}://${host}:${running.port}`;
+    log.info({ url, tls: config.tls.mode, data_dir: config.data_dir, production: config.production }, 'modelshare is serving');
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         log.info({ signal }, 'shutting down: finishing requests in flight');
@@ -40,7 +62,11 @@ export const serveCommand: Command = {
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
     });
+    await scheduler.stop();
+    await redirect?.close();
     await running.close(config.server.shutdown_timeout);
+    tls?.close();
+    services.stop();
     stores.close();
     log.info('stopped');
     log.flush();

@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import { parseDocument } from 'yaml';
-import { options, type Config, type OptionTable } from './options.ts';
-import { OptionValueError, type Option } from './option-types.ts';
+import { options, type Config } from './options.ts';
+import { OptionValueError, required, type Option, type OptionTable } from './option-types.ts';
 
 /** The default config file, used when it exists and no other is named. */
 export const defaultConfigFile = 'config/modelshare.yaml';
@@ -73,71 +73,87 @@ export function loadConfig({ file, env = process.env }: LoadOptions = {}): Confi
   const flat: Record<string, unknown> = {};
   const knownEnv = new Set(commandVariables);
 
-  const walk = (table: OptionTable, raw: Record<string, unknown>, prefix: string, out: Record<string, unknown>) => {
+  /**
+   * Reads one table from `raw` (a section of the file) into `out`. `label` names the source in
+   * messages; list items (`useEnv` false) take no environment overrides of their own.
+   */
+  const walk = (table: OptionTable, raw: Record<string, unknown>, prefix: string, out: Record<string, unknown>, label: string, useEnv: boolean) => {
     for (const name of Object.keys(raw)) {
       if (table[name]) continue;
       const secretOf = name.endsWith('_file') ? table[name.slice(0, -5)] : undefined;
       if (secretOf && isOption(secretOf) && secretOf.secret) continue;
-      problems.push(`${configFile}: ${prefix}${name}: unknown setting`);
+      problems.push(`${label}: ${prefix}${name}: unknown setting`);
     }
     for (const [name, entry] of Object.entries(table)) {
       const key = prefix + name;
       if (!isOption(entry)) {
         const section = raw[name] ?? {};
-        if (typeof section !== 'object' || Array.isArray(section)) {
-          problems.push(`${configFile}: ${key}: expected a section (a mapping of settings)`);
-          out[name] = {};
-          walk(entry, {}, `${key}.`, out[name] as Record<string, unknown>);
-        } else {
-          out[name] = {};
-          walk(entry, section as Record<string, unknown>, `${key}.`, out[name] as Record<string, unknown>);
-        }
+        const valid = typeof section === 'object' && !Array.isArray(section);
+        if (!valid) problems.push(`${label}: ${key}: expected a section (a mapping of settings)`);
+        out[name] = {};
+        walk(entry, valid ? (section as Record<string, unknown>) : {}, `${key}.`, out[name] as Record<string, unknown>, label, useEnv);
         continue;
       }
       const variable = envName(key);
-      knownEnv.add(variable);
-      if (entry.secret) knownEnv.add(`${variable}_FILE`);
-      // Precedence: environment over file; within one source a value and its _file variant conflict.
-      const candidates: { where: string; raw: unknown; fromText: boolean }[] = [];
-      if (env[variable] !== undefined) candidates.push({ where: `environment variable ${variable}`, raw: env[variable], fromText: true });
-      if (entry.secret && env[`${variable}_FILE`] !== undefined) {
-        const where = `environment variable ${variable}_FILE`;
-        const content = readSecretFile(String(env[`${variable}_FILE`]), where, problems);
-        if (content !== undefined) candidates.push({ where, raw: content, fromText: true });
+      // Precedence: the environment over the file; within one source a value and its _file variant conflict.
+      const fromEnv: { where: string; raw: unknown; fromText: boolean }[] = [];
+      if (useEnv) {
+        knownEnv.add(variable);
+        if (entry.secret) knownEnv.add(`${variable}_FILE`);
+        if (env[variable] !== undefined) fromEnv.push({ where: `environment variable ${variable}`, raw: env[variable], fromText: true });
+        if (entry.secret && env[`${variable}_FILE`] !== undefined) {
+          const where = `environment variable ${variable}_FILE`;
+          const content = readSecretFile(String(env[`${variable}_FILE`]), where, problems);
+          if (content !== undefined) fromEnv.push({ where, raw: content, fromText: true });
+        }
       }
-      if (candidates.length === 0 && raw[name] !== undefined) candidates.push({ where: `${configFile}: ${key}`, raw: raw[name], fromText: false });
-      if (candidates.length === 0 && entry.secret && raw[`${name}_file`] !== undefined) {
-        const where = `${configFile}: ${key}_file`;
+      const fromFile: typeof fromEnv = [];
+      if (raw[name] !== undefined) fromFile.push({ where: `${label}: ${key}`, raw: raw[name], fromText: false });
+      if (entry.secret && raw[`${name}_file`] !== undefined) {
+        const where = `${label}: ${key}_file`;
         const target = raw[`${name}_file`];
         if (typeof target !== 'string') problems.push(`${where}: expected the path of a file`);
         else {
           const content = readSecretFile(target, where, problems);
-          if (content !== undefined) candidates.push({ where, raw: content, fromText: true });
+          if (content !== undefined) fromFile.push({ where, raw: content, fromText: true });
         }
       }
+      const candidates = fromEnv.length > 0 ? fromEnv : fromFile;
       if (candidates.length > 1) {
         problems.push(`${key}: set both by ${candidates.map((c) => c.where).join(' and ')}; set only one`);
         continue;
       }
       const chosen = candidates[0];
+      if (!chosen && entry.default === required) {
+        problems.push(`${label}: ${key}: required, but not set`);
+        continue;
+      }
       try {
-        const value = chosen
+        let value = chosen
           ? entry.parse(chosen.raw, chosen.fromText)
           : typeof entry.default === 'function'
             ? (entry.default as (p: Record<string, unknown>) => unknown)(flat)
             : entry.default;
+        if (entry.items && Array.isArray(value)) {
+          const itemLabel = chosen && !chosen.where.startsWith(`${label}: `) ? chosen.where : label;
+          value = value.map((item: Record<string, unknown>, i) => {
+            const parsed: Record<string, unknown> = {};
+            walk(entry.items!, item, `${key}[${i}].`, parsed, itemLabel, false);
+            return parsed;
+          });
+        }
         out[name] = value;
         flat[key] = value;
       } catch (error) {
         if (!(error instanceof OptionValueError)) throw error;
-        const where = chosen!.where.startsWith(`${configFile}: `) ? chosen!.where : `${chosen!.where} (${key})`;
+        const where = chosen!.where.startsWith(`${label}: `) ? chosen!.where : `${chosen!.where} (${key})`;
         problems.push(`${where}: ${error.message}`);
       }
     }
   };
 
   const config: Record<string, unknown> = {};
-  walk(options, fromFile, '', config);
+  walk(options, fromFile, '', config, String(configFile), true);
   for (const variable of Object.keys(env)) {
     if (variable.startsWith('MODELSHARE_') && !knownEnv.has(variable)) {
       problems.push(`environment variable ${variable}: unknown setting`);
@@ -157,6 +173,11 @@ export function dumpConfig(config: Config): string[] {
         continue;
       }
       const value = values[name];
+      if (entry.items && Array.isArray(value)) {
+        value.forEach((item: Record<string, unknown>, i) => walk(entry.items!, item, `${prefix}${name}[${i}].`));
+        if (value.length === 0) lines.push(`${prefix}${name} = []`);
+        continue;
+      }
       const shown = entry.secret ? (value === undefined ? '(not set)' : '(set, hidden)') : JSON.stringify(value);
       lines.push(`${prefix}${name} = ${shown}`);
     }

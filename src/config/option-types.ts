@@ -13,7 +13,20 @@ export interface Option<T> {
   readonly default: T | ((partial: Record<string, unknown>) => T);
   /** Parses a YAML value or, when `fromText` is set, an environment variable or file content. */
   parse(raw: unknown, fromText: boolean): T;
+  /** For a list of sections (such as OIDC providers): the table each item follows. */
+  readonly items?: OptionTable;
 }
+
+/** A section of the table: options and nested sections. */
+export type OptionTable = { readonly [key: string]: Option<unknown> | OptionTable };
+
+/** The typed configuration that a table describes. */
+export type ConfigOf<T> = {
+  readonly [K in keyof T]: T[K] extends Option<infer V> ? V : T[K] extends OptionTable ? ConfigOf<T[K]> : never;
+};
+
+/** The default of an option that has none: the loader reports it as missing. */
+export const required = Symbol('required');
 
 /** A value the operator must fix; `message` says what was expected, without the key (added later). */
 export class OptionValueError extends Error {}
@@ -33,8 +46,8 @@ function describe(raw: unknown): string {
   return Array.isArray(raw) ? 'a list' : typeof raw === 'object' ? 'a mapping' : String(raw);
 }
 
-export function text(doc: string, defaultValue: Option<string>['default'], opts: { pattern?: RegExp } = {}): Option<string> {
-  return option(doc, defaultValue, (raw) => {
+export function text(doc: string, defaultValue: Option<string>['default'] | typeof required, opts: { pattern?: RegExp } = {}): Option<string> {
+  return option(doc, defaultValue as Option<string>['default'], (raw) => {
     if (typeof raw !== 'string') throw new OptionValueError(`expected a string, got ${describe(raw)}`);
     if (opts.pattern && !opts.pattern.test(raw)) throw new OptionValueError(`${describe(raw)} does not have the expected form`);
     return raw;
@@ -76,8 +89,8 @@ export function oneOf<const V extends string>(doc: string, defaultValue: V, valu
   });
 }
 
-export function url(doc: string, defaultValue: string): Option<string> {
-  return option(doc, defaultValue, (raw) => {
+export function url(doc: string, defaultValue: string | typeof required): Option<string> {
+  return option(doc, defaultValue as string, (raw) => {
     if (typeof raw !== 'string' || !URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) {
       throw new OptionValueError(`expected an http or https URL, got ${describe(raw)}`);
     }
@@ -126,4 +139,32 @@ export function strings(doc: string, defaultValue: string[], opts: { pattern?: R
     if (bad !== undefined) throw new OptionValueError(`${describe(bad)} does not have the expected form`);
     return list;
   });
+}
+
+/**
+ * A list of sections that each follow `items` (unknown keys, types and `_file` secrets are checked per
+ * item by the loader). From the environment, the whole list is given as JSON.
+ */
+export function list<const I extends OptionTable>(doc: string, items: I, defaultValue: ConfigOf<I>[] = []): Option<ConfigOf<I>[]> {
+  return {
+    kind: 'option',
+    doc,
+    secret: false,
+    default: defaultValue,
+    items,
+    parse(raw, fromText) {
+      let value = raw;
+      if (fromText && typeof raw === 'string') {
+        try {
+          value = JSON.parse(raw);
+        } catch {
+          throw new OptionValueError('expected a JSON list');
+        }
+      }
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'object' && v !== null && !Array.isArray(v))) {
+        throw new OptionValueError(`expected a list of sections, got ${describe(raw)}`);
+      }
+      return value as ConfigOf<I>[];
+    },
+  };
 }

@@ -5,7 +5,7 @@
  * the same keys for operators, and a test keeps the two in step.
  */
 import path from 'node:path';
-import { boolean, duration, integer, oneOf, secret, size, text, url, type Option } from './option-types.ts';
+import { boolean, duration, integer, list, oneOf, required, secret, size, strings, text, url, type ConfigOf } from './option-types.ts';
 
 const dataDir = (partial: Record<string, unknown>) => String(partial['data_dir']);
 
@@ -22,6 +22,28 @@ export const options = {
     shutdown_timeout: duration('How long SIGTERM waits for requests in flight before closing them.', '30s'),
     max_header_size: size('Largest request header block accepted; larger ones get 431.', '16KiB'),
     request_timeout: duration('Longest time a request may take to arrive whole (uploads of large baselines included).', '6h', '1s'),
+    trust_proxy: boolean(
+      'Trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy (tls.mode off behind a proxy). ' +
+        'Leave false when clients connect directly, or they could forge their address.',
+      false,
+    ),
+  },
+  tls: {
+    mode: oneOf(
+      'managed: an internal CA issues and renews the certificate; files: cert_file and key_file; ' +
+        'csr: the certificate from `modelshare certs import`; off: plain HTTP behind a reverse proxy.',
+      'managed',
+      ['managed', 'files', 'csr', 'off'],
+    ),
+    names: strings('Host names the certificate covers (managed and csr); the host of public_url is added.', ['localhost'], {
+      pattern: /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/,
+    }),
+    ip_addresses: strings('IP addresses the certificate covers (managed and csr).', ['127.0.0.1'], { pattern: /^[0-9A-Fa-f.:]+$/ }),
+    lifetime: duration('Lifetime of a certificate the managed CA issues (at most 825d, which clients accept).', '90d', '1h'),
+    renew_at_percent: integer('Managed mode renews the certificate when this percentage of its lifetime has passed.', 67, 10, 95),
+    cert_file: text('files mode: PEM certificate chain, server certificate first. Reloaded when it changes.', ''),
+    key_file: text('files mode: PEM private key of that certificate. Reloaded when it changes.', ''),
+    redirect_port: integer('When not 0, a plain-HTTP listener on this port that only redirects to public_url.', 0, 0, 65535),
   },
   database: {
     path: text('The SQLite database file.', (p) => path.join(dataDir(p), 'modelshare.db')),
@@ -44,6 +66,60 @@ export const options = {
       (p) => path.join(dataDir(p), 'master.key'),
     ),
   },
+  auth: {
+    providers: list('The OpenID Connect providers people sign in with (Entra ID, Keycloak, Okta, ADFS, Authentik …).', {
+      id: text('Short name, used in addresses (/auth/login/<id>).', required, { pattern: /^[a-z0-9][a-z0-9-]{0,31}$/ }),
+      name: text('Name shown on the sign-in page; defaults to the id.', ''),
+      issuer: url('Issuer URL; its /.well-known/openid-configuration is read at start.', required),
+      client_id: text('Client id registered at the provider.', required),
+      client_secret: secret('Client secret registered at the provider; prefer client_secret_file.'),
+      scopes: strings('Scopes asked for.', ['openid', 'email', 'profile']),
+      ca_file: text('PEM file of the CA that signed the provider\'s TLS certificate, if it is not publicly trusted.', ''),
+      email_verified: oneOf(
+        'Whether its e-mail addresses count as verified: claim (trust its email_verified claim), always (it vouches for every address), never.',
+        'claim',
+        ['claim', 'always', 'never'],
+      ),
+      admin_groups: strings('Groups (from the groups claim) whose members are server admins.', []),
+      claims: {
+        email: text('Claim that holds the e-mail address.', 'email'),
+        email_verified: text('Claim that says whether the e-mail address is verified.', 'email_verified'),
+        name: text('Claim that holds the display name.', 'name'),
+        groups: text('Claim that holds the groups.', 'groups'),
+      },
+    }),
+    admins: strings('E-mail addresses of server admins (verified addresses only).', []),
+    login_lifetime: duration('How long a browser sign-in may take, from leaving for the provider to coming back.', '10m', '1m'),
+    session_idle: duration('A browser session ends after this long without use.', '8h', '1m'),
+    session_lifetime: duration('A browser session ends this long after sign-in, however active.', '7d', '1m'),
+    access_token_lifetime: duration('Lifetime of the access tokens of desktop clients.', '1h', '1m'),
+    refresh_token_lifetime: duration('A desktop login ends when its refresh token goes unused this long.', '30d', '1h'),
+    device_code_lifetime: duration('How long a desktop login code may wait for approval.', '10m', '1m'),
+    device_poll_interval: duration('Least time between two polls of a waiting desktop client.', '5s', '1s'),
+    token_max_lifetime: duration('Longest lifetime a personal access token may have.', '365d', '1d'),
+    break_glass_lifetime: duration('Lifetime of a token from `modelshare admin token`.', '15m', '1m'),
+  },
+  demo: {
+    enabled: oneOf(
+      'The built-in demo sign-in provider, for evaluation only. auto: on when no provider is configured and production is false. ' +
+        'It refuses to run next to a real provider or in production.',
+      'auto',
+      ['auto', 'on', 'off'],
+    ),
+    people: list(
+      'The demo people, who sign in by picking their name (no password: evaluation only).',
+      {
+        email: text('E-mail address.', required),
+        name: text('Display name.', required),
+        server_admin: boolean('Whether this person is a server admin.', false),
+      },
+      [
+        { email: 'ada@example.com', name: 'Ada Lovelace', server_admin: true },
+        { email: 'bob@example.com', name: 'Bob Builder', server_admin: false },
+        { email: 'carla@partner.example', name: 'Carla Partner', server_admin: false },
+      ],
+    ),
+  },
   limits: {
     json_body: size('Largest JSON request body.', '1MiB'),
   },
@@ -52,9 +128,5 @@ export const options = {
   },
 };
 
-type Table = { readonly [key: string]: Option<unknown> | Table };
-
 /** The typed configuration that the table describes. */
-export type ConfigOf<T> = { readonly [K in keyof T]: T[K] extends Option<infer V> ? V : T[K] extends Table ? ConfigOf<T[K]> : never };
 export type Config = ConfigOf<typeof options>;
-export type OptionTable = Table;

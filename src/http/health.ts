@@ -1,7 +1,8 @@
 /**
- * `GET /healthz`: the process is alive. `GET /readyz`: it can serve, meaning the database answers and
- * the blob storage takes writes. Load balancers and the Docker healthcheck use these; they reveal
- * nothing but the state of each check.
+ * `GET /healthz`: the process is alive. `GET /readyz`: it can serve, meaning the database answers,
+ * the blob storage takes writes and the TLS certificate is valid. Load balancers and the Docker
+ * healthcheck use these; they reveal nothing but the state of each check (and the certificate's
+ * expiry, which every TLS client sees anyway).
  */
 import Router from '@koa/router';
 import type { Db } from '../db/open.ts';
@@ -11,8 +12,15 @@ import type { AppState } from './state.ts';
 
 export interface ReadinessCheck {
   name: string;
-  /** Resolves when ready; throws (or returns a warning text) when not. */
-  run(): Promise<void>;
+  /** Resolves when ready, optionally with a report; throws when not ready. */
+  run(): Promise<void | CheckReport>;
+}
+
+/** A ready check may still warn: `state` other than `ok` (e.g. `expiring`) keeps /readyz at 200. */
+export interface CheckReport {
+  state: string;
+  /** Shown in the /readyz body under the check's name. */
+  details?: Record<string, unknown>;
 }
 
 export function healthRouter(checks: ReadinessCheck[]) {
@@ -22,19 +30,23 @@ export function healthRouter(checks: ReadinessCheck[]) {
   });
   router.get('/readyz', async (ctx) => {
     const results: Record<string, string> = {};
+    const details: Record<string, Record<string, unknown>> = {};
+    let failing = false;
     for (const check of checks) {
       try {
-        await check.run();
-        results[check.name] = 'ok';
+        const report = await check.run();
+        results[check.name] = report?.state ?? 'ok';
+        if (report?.details) details[check.name] = report.details;
       } catch (error) {
         ctx.state.log.warn({ check: check.name, err: error }, 'readiness check failed');
         results[check.name] = 'failing';
+        failing = true;
       }
     }
-    if (Object.values(results).some((r) => r !== 'ok')) {
+    if (failing) {
       throw new AppError('service_unavailable', 'A readiness check is failing', { extra: { checks: results } });
     }
-    ctx.body = { status: 'ready', checks: results };
+    ctx.body = { status: 'ready', checks: results, ...details };
   });
   return router;
 }

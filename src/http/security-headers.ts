@@ -1,4 +1,7 @@
-/** Headers every response carries; HSTS only when the server itself speaks HTTPS. */
+/**
+ * Headers every response carries; HSTS only over HTTPS: when the server itself speaks it, or when a
+ * trusted reverse proxy says the client used it (ctx.secure reads X-Forwarded-Proto only then).
+ */
 import type { Context, Next } from 'koa';
 
 export function securityHeaders(options: { https: boolean }) {
@@ -12,7 +15,7 @@ export function securityHeaders(options: { https: boolean }) {
       'Cross-Origin-Resource-Policy': 'same-origin',
       'Cache-Control': 'no-store',
     });
-    if (options.https) ctx.set('Strict-Transport-Security', 'max-age=31536000');
+    if (options.https || ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=31536000');
     await next();
   };
 }

@@ -7,7 +7,7 @@ import { tmpDir } from '../helpers/tmp.ts';
 test('`modelshare --help` lists the commands, and each has its own --help', (t) => {
   const help = runCommand(['--help']);
   t.is(help.code, 0);
-  for (const name of ['serve', 'migrate', 'config check', 'keys status', 'keys rotate', 'keys retire']) t.true(help.stdout.includes(`  ${name} `), name);
+  for (const name of ['serve', 'migrate', 'config check', 'keys status', 'keys rotate', 'keys retire', 'certs show', 'certs csr', 'certs import']) t.true(help.stdout.includes(`  ${name} `), name);
   const keysHelp = runCommand(['keys', 'rotate', '--help']);
   t.is(keysHelp.code, 0);
   t.regex(keysHelp.stdout, /^Usage: modelshare keys rotate/);
@@ -59,7 +59,7 @@ test('`migrate` applies the migrations without serving, once', (t) => {
 
 test('`serve` stops cleanly on SIGTERM', async (t) => {
   const server = await spawnServer(t, { MODELSHARE_DATA_DIR: tmpDir(t) });
-  t.is((await fetch(`${server.url}/healthz`)).status, 200);
+  t.is((await server.fetch(`${server.url}/healthz`)).status, 200);
   server.child.kill('SIGTERM');
   t.deepEqual(await server.exited, { code: 0, signal: null });
   t.regex(server.output(), /"msg":"stopped"/);

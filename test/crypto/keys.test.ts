@@ -70,7 +70,7 @@ test('`modelshare keys rotate` re-wraps while the server keeps serving', async (
   const status = runCommand(['keys', 'status'], { MODELSHARE_DATA_DIR: dir, MODELSHARE_LOG_LEVEL: 'warn' });
   t.is(status.code, 0, status.stderr);
   t.regex(status.stdout, /wraps 0 data key\(s\)\n.*\(primary: wraps new keys\)/);
-  t.is((await fetch(`${server.url}/readyz`)).status, 200);
+  t.is((await server.fetch(`${server.url}/readyz`)).status, 200);
   server.child.kill('SIGTERM');
   t.deepEqual(await server.exited, { code: 0, signal: null });
 });

@@ -1,6 +1,8 @@
 /**
  * Starts a real server in this process: real config loading, a real SQLite file in a temp dir, the
- * real app on a random loopback port. Each test gets its own, so tests never share state.
+ * real app on a random loopback port, serving HTTPS with its own CA (tls.mode managed) unless the
+ * test sets another mode. Each test gets its own, so tests never share state. `server.fetch` trusts
+ * that server's CA.
  */
 import { Writable } from 'node:stream';
 import type { ExecutionContext } from 'ava';
@@ -10,20 +12,38 @@ import type { Clock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/options.ts';
 import { createLogger } from '../../src/log.ts';
+import { scheduledJobs } from '../../src/jobs/jobs.ts';
+import { runJob } from '../../src/jobs/scheduler.ts';
 import { listen } from '../../src/server.ts';
+import { TlsService } from '../../src/tls/service.ts';
+import { trustingFetch, type Fetch } from './https.ts';
+import { createServices, type Services } from '../../src/services.ts';
 import { tmpDir } from './tmp.ts';
 
 export interface TestServer {
   url: string;
   config: Config;
   stores: Stores;
+  services: Services;
   dataDir: string;
   /** Every log line the server wrote, parsed. */
   logs: Record<string, unknown>[];
+  port: number;
+  /** The TLS service (absent with tls.mode off). */
+  tls: TlsService | undefined;
+  /** The CA certificate (PEM) the server's certificate chains to, in managed mode. */
+  ca: string | undefined;
+  /** fetch that trusts this server's CA. */
+  fetch: Fetch;
+  /** Runs a scheduled job by name, through the same function the scheduler calls. */
+  runJob(name: string): Promise<{ ok: boolean; outcome: string }>;
 }
 
-/** A clock the test moves by hand. */
-export function testClock(start = new Date('2026-11-23T12:00:00Z')): Clock & { advance(ms: number): void } {
+/**
+ * A clock the test moves by hand. It starts at the real time: the server issues its certificates by
+ * its clock, and real TLS clients check them against the real time.
+ */
+export function testClock(start = new Date()): Clock & { advance(ms: number): void } {
   let now = start.getTime();
   return { now: () => new Date(now), advance: (ms) => void (now += ms) };
 }
@@ -48,11 +68,39 @@ export async function startServer(t: ExecutionContext, env: Record<string, strin
   const { stream, lines } = logCollector();
   const log = createLogger(config.log.level, stream);
   const stores = openStores(config, log);
-  const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock, log, https: false });
-  const running = await listen(app, { host: '127.0.0.1', port: 0, maxHeaderSize: config.server.max_header_size, requestTimeoutMs: 60_000 }, log);
+  const tls = config.tls.mode === 'off'
+    ? undefined
+    : await TlsService.start({ config, db: stores.db, keys: stores.keys, clock, log }).catch((error: unknown) => {
+        stores.close();
+        throw error;
+      });
+  if (tls) t.teardown(() => tls.close());
+  const ca = tls?.authority?.certificatePem;
+  const services = createServices(config, stores, clock, log, { caPem: ca });
+  const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock, log, https: tls !== undefined, tls, services });
+  const running = await listen(app, { host: '127.0.0.1', port: 0, maxHeaderSize: config.server.max_header_size, requestTimeoutMs: 60_000, tls }, log);
+  services.start();
   t.teardown(async () => {
+    services.stop();
     await running.close(1000);
     stores.close();
   });
-  return { url: `http://127.0.0.1:${running.port}`, config, stores, dataDir, logs: lines };
+  const jobs = scheduledJobs({ tls });
+  return {
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${running.port}`,
+    config,
+    stores,
+    services,
+    dataDir,
+    logs: lines,
+    port: running.port,
+    tls,
+    ca,
+    fetch: trustingFetch(t, ca),
+    runJob: (name) => runJob(jobs.find((j) => j.name === name) ?? assertNever(name), log),
+  };
+}
+
+function assertNever(name: string): never {
+  throw new Error(`there is no scheduled job ${name}`);
 }

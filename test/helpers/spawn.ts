@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
+import { pinnedCa, trustingFetch, type Fetch } from './https.ts';
 
 export const projectRoot = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const main = path.join(projectRoot, 'src/main.ts');
@@ -23,6 +24,12 @@ export function runCommand(args: string[], env: Record<string, string> = {}, cwd
 
 export interface SpawnedServer {
   url: string;
+  /** The SHA-256 fingerprint of the server's CA, from its start-up log (managed TLS). */
+  caFingerprint: string | undefined;
+  /** The CA certificate, fetched from /ca.pem and checked against that fingerprint, as a client pins it. */
+  ca: string | undefined;
+  /** fetch that trusts that CA only. */
+  fetch: Fetch;
   child: ChildProcess;
   output(): string;
   /** Resolves with the exit code (or signal) when the process ends. */
@@ -53,5 +60,7 @@ export async function spawnServer(t: ExecutionContext, env: Record<string, strin
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     void exited.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}) before serving:\n${output}`)));
   });
-  return { url, child, output: () => output, exited };
+  const caFingerprint = /"ca_fingerprint":"([0-9A-F:]+)"/.exec(output)?.[1];
+  const ca = url.startsWith('https:') && caFingerprint ? await pinnedCa(url, caFingerprint) : undefined;
+  return { url, caFingerprint, ca, fetch: trustingFetch(t, ca), child, output: () => output, exited };
 }

@@ -1,14 +1,14 @@
-import http from 'node:http';
+import https from 'node:https';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { eventually } from '../helpers/eventually.ts';
 import { startServer } from '../helpers/server.ts';
 
-/** A raw request, for what fetch will not send (huge headers, odd methods). */
-function raw(url: string, options: http.RequestOptions): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+/** A raw request, for what fetch will not send (huge headers, odd methods), trusting the server's CA. */
+function raw(url: string, ca: string | undefined, options: https.RequestOptions): Promise<{ status: number; headers: NodeJS.Dict<string | string[]>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, options, (res) => {
+    const req = https.request(url, { ...options, ca }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString('utf8')));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
@@ -20,30 +20,30 @@ function raw(url: string, options: http.RequestOptions): Promise<{ status: numbe
 
 test('GET /healthz answers while the process is alive', async (t) => {
   const server = await startServer(t);
-  const res = await fetch(`${server.url}/healthz`);
+  const res = await server.fetch(`${server.url}/healthz`);
   t.is(res.status, 200);
   t.deepEqual(await res.json(), { status: 'ok' });
 });
 
 test('GET /readyz checks the database and the blob storage', async (t) => {
   const server = await startServer(t);
-  const ok = await fetch(`${server.url}/readyz`);
+  const ok = await server.fetch(`${server.url}/readyz`);
   t.is(ok.status, 200);
-  t.deepEqual(await ok.json(), { status: 'ready', checks: { database: 'ok', blob_storage: 'ok' } });
+  t.like(await ok.json(), { status: 'ready', checks: { database: 'ok', blob_storage: 'ok', tls: 'ok' } });
 
   fs.rmSync(path.join(server.dataDir, 'blobs'), { recursive: true });
-  const failing = await fetch(`${server.url}/readyz`);
+  const failing = await server.fetch(`${server.url}/readyz`);
   t.is(failing.status, 503);
   t.is(failing.headers.get('content-type'), 'application/problem+json');
   const body = (await failing.json()) as Record<string, unknown>;
   t.is(body['code'], 'service_unavailable');
-  t.deepEqual(body['checks'], { database: 'ok', blob_storage: 'failing' });
+  t.deepEqual(body['checks'], { database: 'ok', blob_storage: 'failing', tls: 'ok' });
   t.false(JSON.stringify(body).includes(server.dataDir), 'no file path reaches the client');
 });
 
 test('an unknown route is a 404 problem document', async (t) => {
   const server = await startServer(t);
-  const res = await fetch(`${server.url}/no/such/thing`);
+  const res = await server.fetch(`${server.url}/no/such/thing`);
   t.is(res.status, 404);
   t.is(res.headers.get('content-type'), 'application/problem+json');
   const body = (await res.json()) as Record<string, unknown>;
@@ -53,7 +53,7 @@ test('an unknown route is a 404 problem document', async (t) => {
 
 test('a wrong method is a 405 problem document with Allow', async (t) => {
   const server = await startServer(t);
-  const res = await fetch(`${server.url}/healthz`, { method: 'DELETE' });
+  const res = await server.fetch(`${server.url}/healthz`, { method: 'DELETE' });
   t.is(res.status, 405);
   t.is(res.headers.get('allow'), 'HEAD, GET');
   t.like(await res.json(), { code: 'method_not_allowed', status: 405 });
@@ -61,14 +61,14 @@ test('a wrong method is a 405 problem document with Allow', async (t) => {
 
 test('an unknown method is a 501 problem document', async (t) => {
   const server = await startServer(t);
-  const res = await raw(`${server.url}/healthz`, { method: 'PROPFIND' });
+  const res = await raw(`${server.url}/healthz`, server.ca, { method: 'PROPFIND' });
   t.is(res.status, 501);
   t.like(JSON.parse(res.body), { code: 'not_implemented' });
 });
 
 test('huge headers get a 431 problem document', async (t) => {
   const server = await startServer(t);
-  const res = await raw(`${server.url}/healthz`, { headers: { 'X-Huge': 'a'.repeat(20_000) } });
+  const res = await raw(`${server.url}/healthz`, server.ca, { headers: { 'X-Huge': 'a'.repeat(20_000) } });
   t.is(res.status, 431);
   t.is(res.headers['content-type'], 'application/problem+json');
   t.like(JSON.parse(res.body), { code: 'header_too_large', status: 431 });
@@ -77,7 +77,7 @@ test('huge headers get a 431 problem document', async (t) => {
 test('a path trick is a plain 404', async (t) => {
   const server = await startServer(t);
   for (const p of ['/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/healthz/..%2f..%2fmaster.key', '/%00']) {
-    const res = await raw(`${server.url}${p}`, { method: 'GET' });
+    const res = await raw(`${server.url}${p}`, server.ca, { method: 'GET' });
     t.true(res.status === 404 || res.status === 400, p);
     t.false(res.body.includes('root:'), p);
   }
@@ -85,7 +85,7 @@ test('a path trick is a plain 404', async (t) => {
 
 test('every response carries the security headers and a request id', async (t) => {
   const server = await startServer(t);
-  const res = await fetch(`${server.url}/healthz`);
+  const res = await server.fetch(`${server.url}/healthz`);
   t.is(res.headers.get('x-content-type-options'), 'nosniff');
   t.is(res.headers.get('x-frame-options'), 'DENY');
   t.is(res.headers.get('referrer-policy'), 'no-referrer');
@@ -96,19 +96,19 @@ test('every response carries the security headers and a request id', async (t) =
 
 test('a well-formed incoming request id is kept; a hostile one is replaced', async (t) => {
   const server = await startServer(t);
-  const kept = await fetch(`${server.url}/healthz`, { headers: { 'X-Request-Id': 'client-abc_123' } });
+  const kept = await server.fetch(`${server.url}/healthz`, { headers: { 'X-Request-Id': 'client-abc_123' } });
   t.is(kept.headers.get('x-request-id'), 'client-abc_123');
-  const replaced = await fetch(`${server.url}/healthz`, { headers: { 'X-Request-Id': '"><script>' } });
+  const replaced = await server.fetch(`${server.url}/healthz`, { headers: { 'X-Request-Id': '"><script>' } });
   t.regex(replaced.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
 });
 
-test('one access log line per request, with no query string or credentials', async (t) => {
+test('one access log line per request, with no query string or credentials (a bogus token is refused)', async (t) => {
   const server = await startServer(t);
-  const res = await fetch(`${server.url}/healthz?token=hunter2`, { headers: { Authorization: 'Bearer hunter2', Cookie: 'session=hunter2' } });
+  const res = await server.fetch(`${server.url}/healthz?token=hunter2`, { headers: { Authorization: 'Bearer hunter2', Cookie: 'session=hunter2' } });
   await res.text();
   await eventually(() => server.logs.some((l) => l['msg'] === 'request'), 'the access log line');
   const lines = server.logs.filter((l) => l['msg'] === 'request');
   t.is(lines.length, 1);
-  t.like(lines[0], { method: 'GET', path: '/healthz', status: 200 });
+  t.like(lines[0], { method: 'GET', path: '/healthz', status: 401 });
   t.false(JSON.stringify(server.logs).includes('hunter2'));
 });

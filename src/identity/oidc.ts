@@ -1,0 +1,200 @@
+/**
+ * The OpenID Connect relying party, on openid-client (the only file that imports it). Providers are
+ * discovered at start and, while one cannot be reached, again with a growing delay; meanwhile its
+ * sign-ins answer 503 and everything already signed in keeps working. openid-client checks the ID
+ * token: signature against the provider's keys, issuer, audience, expiry, nonce; PKCE and state.
+ */
+import fs from 'node:fs';
+import tls from 'node:tls';
+import * as client from 'openid-client';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { AppError } from '../errors.ts';
+import type { Log } from '../log.ts';
+
+export interface ProviderSettings {
+  id: string;
+  name: string;
+  issuer: string;
+  clientId: string;
+  clientSecret?: string | undefined;
+  scopes: string[];
+  /** PEM of a CA to trust for this provider, beside the system's. */
+  ca?: string | undefined;
+  emailVerified: 'claim' | 'always' | 'never';
+  adminGroups: string[];
+  claims: { email: string; email_verified: string; name: string; groups: string };
+}
+
+/** What a successful sign-in tells us about the person. */
+export interface ProviderIdentity {
+  issuer: string;
+  subject: string;
+  email: string | null;
+  emailVerified: boolean;
+  name: string | null;
+  groups: string[];
+}
+
+/** A sign-in the provider's answer did not prove; `reason` is a stable code for the audit log. */
+export class SignInFailure extends Error {
+  constructor(readonly reason: string, message: string) {
+    super(message);
+    this.name = 'SignInFailure';
+  }
+}
+
+interface ProviderState {
+  settings: ProviderSettings;
+  config?: client.Configuration;
+  timer?: NodeJS.Timeout;
+  attempts: number;
+}
+
+/** A stable audit reason from openid-client's error (its code, and the claim its cause chain names). */
+function reasonOf(error: unknown): string {
+  let code: string | undefined;
+  let claim: string | undefined;
+  let message = '';
+  for (let e = error as { code?: string; message?: string; claim?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    code ??= e.code;
+    claim ??= e.claim;
+    message += ` ${e.message ?? ''}`;
+  }
+  if (code === 'OAUTH_JWT_CLAIM_COMPARISON_FAILED') return `id_token_${claim ?? 'claim'}_mismatch`;
+  if (code === 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED') return 'id_token_expired';
+  if (code === 'OAUTH_KEY_SELECTION_FAILED' || /signature verification failed/.test(message)) return 'id_token_signature_invalid';
+  if (code === 'OAUTH_AUTHORIZATION_RESPONSE_ERROR') return 'provider_refused';
+  if (/"state"/.test(message)) return 'state_mismatch';
+  return 'token_exchange_failed';
+}
+
+export class OidcProviders {
+  readonly #providers = new Map<string, ProviderState>();
+  readonly #redirectUri: string;
+  readonly #log: Log;
+  #stopped = false;
+
+  constructor(providers: ProviderSettings[], redirectUri: string, log: Log) {
+    for (const settings of providers) this.#providers.set(settings.id, { settings, attempts: 0 });
+    this.#redirectUri = redirectUri;
+    this.#log = log;
+  }
+
+  /** Starts discovery of every provider; failures are retried in the background. */
+  start(): void {
+    for (const state of this.#providers.values()) void this.#discover(state);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const state of this.#providers.values()) clearTimeout(state.timer);
+  }
+
+  async #discover(state: ProviderState): Promise<void> {
+    const { settings } = state;
+    try {
+      const agent = settings.ca ? new Agent({ connect: { ca: [settings.ca, ...tls.rootCertificates] } }) : undefined;
+      const options: client.DiscoveryRequestOptions = {
+        // The ID token's signature is checked too, not only trusted because TLS brought it.
+        execute: [client.enableNonRepudiationChecks],
+        [client.customFetch]: (url: string, init: RequestInit) =>
+          undiciFetch(url, { ...(init as object), ...(agent ? { dispatcher: agent } : {}) } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>,
+      } as client.DiscoveryRequestOptions;
+      const config = await client.discovery(new URL(settings.issuer), settings.clientId, { redirect_uris: [this.#redirectUri] }, settings.clientSecret ? client.ClientSecretBasic(settings.clientSecret) : client.None(), options);
+      state.config = config;
+      state.attempts = 0;
+      this.#log.info({ provider: settings.id, issuer: settings.issuer }, 'sign-in provider ready');
+    } catch (error) {
+      if (this.#stopped) return;
+      state.attempts++;
+      const delay = Math.min(300_000, 1000 * 2 ** Math.min(state.attempts, 9));
+      this.#log.error(
+        { provider: settings.id, issuer: settings.issuer, error: (error as Error).message, retry_in_ms: delay },
+        'sign-in provider cannot be reached; sign-ins through it answer 503 until it can',
+      );
+      state.timer = setTimeout(() => void this.#discover(state), delay);
+      state.timer.unref();
+    }
+  }
+
+  list(): { id: string; name: string; ready: boolean }[] {
+    return [...this.#providers.values()].map((s) => ({ id: s.settings.id, name: s.settings.name || s.settings.id, ready: !!s.config }));
+  }
+
+  settings(id: string): ProviderSettings | undefined {
+    return this.#providers.get(id)?.settings;
+  }
+
+  /** Throws 404 for an unknown provider and 503 for one not discovered (yet). */
+  assertReady(id: string): void {
+    this.#ready(id);
+  }
+
+  #ready(id: string): { settings: ProviderSettings; config: client.Configuration } {
+    const state = this.#providers.get(id);
+    if (!state) throw new AppError('not_found', 'There is no such sign-in provider');
+    if (!state.config) throw new AppError('provider_unavailable', `The sign-in provider ${state.settings.name || id} cannot be reached right now; try again in a minute`);
+    return { settings: state.settings, config: state.config };
+  }
+
+  /** The address to send the browser to, with PKCE (S256), state and nonce. */
+  async authorizationUrl(id: string, checks: { state: string; nonce: string; codeVerifier: string }): Promise<URL> {
+    const { settings, config } = this.#ready(id);
+    return client.buildAuthorizationUrl(config, {
+      redirect_uri: this.#redirectUri,
+      scope: settings.scopes.join(' '),
+      state: checks.state,
+      nonce: checks.nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(checks.codeVerifier),
+      code_challenge_method: 'S256',
+    });
+  }
+
+  /** Completes a sign-in from the provider's redirect: code exchange and ID token checks. */
+  async finish(id: string, callbackUrl: URL, checks: { state: string; nonce: string; codeVerifier: string }): Promise<ProviderIdentity> {
+    const { settings, config } = this.#ready(id);
+    let claims: Record<string, unknown>;
+    try {
+      const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: checks.codeVerifier,
+        expectedState: checks.state,
+        expectedNonce: checks.nonce,
+        idTokenExpected: true,
+      });
+      claims = tokens.claims() as Record<string, unknown>;
+      // Many providers put e-mail, name and groups only in UserInfo; its subject must be the token's.
+      const wanted = [settings.claims.email, settings.claims.name, settings.claims.groups];
+      if (wanted.some((c) => claims[c] === undefined) && config.serverMetadata().userinfo_endpoint) {
+        const info = await client.fetchUserInfo(config, tokens.access_token, String(claims['sub']));
+        claims = { ...info, ...claims };
+      }
+    } catch (error) {
+      // The provider could not be reached for the code exchange: that is an outage, not a bad answer.
+      if (error instanceof TypeError && /fetch failed/.test(error.message)) {
+        throw new AppError('provider_unavailable', `The sign-in provider ${settings.name || id} cannot be reached right now; try again in a minute`);
+      }
+      throw new SignInFailure(reasonOf(error), (error as Error).message);
+    }
+    const text = (name: string) => (typeof claims[name] === 'string' && claims[name] !== '' ? (claims[name] as string) : null);
+    const groupsClaim = claims[settings.claims.groups];
+    const vouched = settings.emailVerified === 'always' || (settings.emailVerified === 'claim' && claims[settings.claims.email_verified] === true);
+    return {
+      issuer: String(claims['iss']),
+      subject: String(claims['sub']),
+      email: text(settings.claims.email),
+      emailVerified: vouched,
+      name: text(settings.claims.name),
+      groups: Array.isArray(groupsClaim) ? groupsClaim.filter((g): g is string => typeof g === 'string') : [],
+    };
+  }
+}
+
+/** Fresh state, nonce and PKCE verifier for one sign-in. */
+export function newChecks(): { state: string; nonce: string; codeVerifier: string } {
+  return { state: client.randomState(), nonce: client.randomNonce(), codeVerifier: client.randomPKCECodeVerifier() };
+}
+
+/** Reads a provider's `ca_file`. */
+export function readCaFile(file: string): string | undefined {
+  return file ? fs.readFileSync(file, 'utf8') : undefined;
+}

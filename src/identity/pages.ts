@@ -1,0 +1,51 @@
+/** The few pages of sign-in: provider choice, home, and the desktop-login approval. */
+import { html, page, type SafeHtml } from '../web/html.ts';
+import type { Person } from './people.ts';
+
+const csrfField = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;
+
+export function chooserPage(providers: { id: string; name: string }[], returnTo: string, demo: boolean): string {
+  const items = providers.map((p) => html`<li><a href="/auth/login/${encodeURIComponent(p.id)}?return_to=${encodeURIComponent(returnTo)}">${p.name}</a></li>`);
+  return page('Sign in', html`<p>Sign in with:</p><ul>${items}</ul>`, { demo });
+}
+
+export function homePage(person: Person | undefined, csrfToken: string | undefined, demo: boolean): string {
+  if (!person) return page('Modelshare', html`<p><a href="/auth/login">Sign in</a></p>`, { demo });
+  return page(
+    'Modelshare',
+    html`<p>Signed in as ${person.name ?? person.email} (${person.email ?? 'no e-mail address'}${person.emailVerified ? '' : ', not verified'}).</p>
+<form method="post" action="/auth/logout">${csrfField(csrfToken!)}<button type="submit">Sign out</button></form>`,
+    { demo },
+  );
+}
+
+export function deviceEntryPage(csrfToken: string, demo: boolean, problem?: string, userCode = ''): string {
+  return page(
+    'Sign in a desktop client',
+    html`${problem ? html`<p role="alert">${problem}</p>` : ''}
+<form method="post" action="/device">${csrfField(csrfToken)}
+<label>Code shown by your desktop client <input name="user_code" value="${userCode}" autocomplete="off" autocapitalize="characters" required></label>
+<button type="submit">Continue</button></form>`,
+    { demo },
+  );
+}
+
+export function deviceConfirmPage(csrfToken: string, person: Person, clientName: string, userCode: string, demo: boolean): string {
+  const decision = (value: string, label: string): SafeHtml =>
+    html`<form method="post" action="/device/decision">${csrfField(csrfToken)}<input type="hidden" name="user_code" value="${userCode}"><input type="hidden" name="decision" value="${value}"><button type="submit">${label}</button></form>`;
+  return page(
+    'Sign in a desktop client',
+    html`<p><strong>${clientName}</strong> asks to sign in as <strong>${person.email ?? person.name}</strong>.</p>
+<p>Code: <strong>${userCode}</strong>. Make sure it is the code your desktop client shows.</p>
+${decision('approve', 'Approve')}${decision('deny', 'Deny')}`,
+    { demo },
+  );
+}
+
+export function deviceDonePage(approved: boolean, clientName: string, demo: boolean): string {
+  return page(
+    approved ? 'Desktop client signed in' : 'Sign-in denied',
+    approved ? html`<p>${clientName} is signed in. You can close this page and return to it.</p>` : html`<p>${clientName} was not signed in.</p>`,
+    { demo },
+  );
+}

@@ -1,0 +1,122 @@
+/**
+ * People: created or updated at each sign-in from the provider's claims. Issuer + subject is the
+ * identity; the e-mail address and the name are sealed, and the address has a blind index so that
+ * invitations and admin lists can find a person by it.
+ */
+import crypto from 'node:crypto';
+import type { Clock } from '../clock.ts';
+import type { Keyring } from '../crypto/keyring.ts';
+import { blindIndex, openText, seal } from '../crypto/sealed.ts';
+import type { Db } from '../db/open.ts';
+
+export interface Person {
+  id: string;
+  email: string | null;
+  emailVerified: boolean;
+  name: string | null;
+  serverAdmin: boolean;
+  createdAt: string;
+  lastSignInAt: string | null;
+}
+
+interface PersonRow {
+  id: string;
+  email_sealed: Buffer | null;
+  email_verified: number;
+  name_sealed: Buffer | null;
+  server_admin: number;
+  created_at: string;
+  last_sign_in_at: string | null;
+}
+
+export interface SignInClaims {
+  issuer: string;
+  subject: string;
+  email: string | null;
+  emailVerified: boolean;
+  name: string | null;
+  serverAdmin: boolean;
+}
+
+/** E-mail addresses are compared lower-cased and trimmed, as providers and people write them differently. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export class People {
+  readonly #db: Db;
+  readonly #keys: Keyring;
+  readonly #clock: Clock;
+  readonly #keyId: string;
+  readonly #sql;
+
+  constructor(db: Db, keys: Keyring, clock: Clock) {
+    this.#db = db;
+    this.#keys = keys;
+    this.#clock = clock;
+    this.#keyId = keys.singleton('personal');
+    const columns = 'id, email_sealed, email_verified, name_sealed, server_admin, created_at, last_sign_in_at';
+    this.#sql = {
+      byId: db.prepare<[string], PersonRow>(`SELECT ${columns} FROM people WHERE id = ?`),
+      byIdentity: db.prepare<[Buffer], PersonRow>(`SELECT ${columns} FROM people WHERE identity_index = ?`),
+      byEmail: db.prepare<[Buffer], PersonRow>(`SELECT ${columns} FROM people WHERE email_index = ? ORDER BY email_verified DESC, created_at LIMIT 1`),
+      insert: db.prepare(
+        `INSERT INTO people (id, identity_index, identity_sealed, email_index, email_sealed, email_verified, name_sealed, server_admin, created_at, last_sign_in_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      update: db.prepare(
+        'UPDATE people SET email_index = ?, email_sealed = ?, email_verified = ?, name_sealed = ?, server_admin = ?, last_sign_in_at = ? WHERE id = ?',
+      ),
+    };
+  }
+
+  #open(row: PersonRow): Person {
+    const place = (column: string) => ({ table: 'people', column, row: row.id });
+    return {
+      id: row.id,
+      email: row.email_sealed ? openText(this.#keys, place('email'), row.email_sealed) : null,
+      emailVerified: row.email_verified === 1,
+      name: row.name_sealed ? openText(this.#keys, place('name'), row.name_sealed) : null,
+      serverAdmin: row.server_admin === 1,
+      createdAt: row.created_at,
+      lastSignInAt: row.last_sign_in_at,
+    };
+  }
+
+  #emailIndex(email: string): Buffer {
+    return blindIndex(this.#keys, this.#keyId, 'people.email', normalizeEmail(email));
+  }
+
+  /** Creates or updates the person a provider vouches for, as of this sign-in. */
+  signIn(claims: SignInClaims): Person {
+    const identityIndex = blindIndex(this.#keys, this.#keyId, 'people.identity', `${claims.issuer}\0${claims.subject}`);
+    const now = this.#clock.now().toISOString();
+    return this.#db.transaction(() => {
+      const existing = this.#sql.byIdentity.get(identityIndex);
+      const id = existing?.id ?? `p_${crypto.randomBytes(12).toString('hex')}`;
+      const place = (column: string) => ({ table: 'people', column, row: id });
+      const email = claims.email ? normalizeEmail(claims.email) : null;
+      const emailIndex = email ? this.#emailIndex(email) : null;
+      const emailSealed = email ? seal(this.#keys, this.#keyId, place('email'), email) : null;
+      const nameSealed = claims.name ? seal(this.#keys, this.#keyId, place('name'), claims.name) : null;
+      const verified = claims.emailVerified && email ? 1 : 0;
+      if (existing) {
+        this.#sql.update.run(emailIndex, emailSealed, verified, nameSealed, claims.serverAdmin ? 1 : 0, now, id);
+      } else {
+        const identity = seal(this.#keys, this.#keyId, place('identity'), JSON.stringify({ issuer: claims.issuer, subject: claims.subject }));
+        this.#sql.insert.run(id, identityIndex, identity, emailIndex, emailSealed, verified, nameSealed, claims.serverAdmin ? 1 : 0, now, now);
+      }
+      return this.#open(this.#sql.byId.get(id)!);
+    }).immediate();
+  }
+
+  get(id: string): Person | undefined {
+    const row = this.#sql.byId.get(id);
+    return row ? this.#open(row) : undefined;
+  }
+
+  findByEmail(email: string): Person | undefined {
+    const row = this.#sql.byEmail.get(this.#emailIndex(email));
+    return row ? this.#open(row) : undefined;
+  }
+}

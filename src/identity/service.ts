@@ -1,0 +1,209 @@
+/**
+ * Sign-in use cases: the browser login through a provider, the desktop (device) login, token refresh
+ * and revocation, personal access tokens and break-glass. Every outcome, good or bad, is audited.
+ */
+import type { AuditService } from '../audit/audit-service.ts';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config/options.ts';
+import type { Keyring } from '../crypto/keyring.ts';
+import type { Db } from '../db/open.ts';
+import { AppError } from '../errors.ts';
+import type { Actor } from '../http/authenticate.ts';
+import type { Log } from '../log.ts';
+import { DeviceRequests } from './device-requests.ts';
+import { LoginFlows } from './login-flows.ts';
+import { OidcProviders, SignInFailure, type ProviderSettings } from './oidc.ts';
+import { normalizeEmail, People, type Person } from './people.ts';
+import { Sessions } from './sessions.ts';
+import { Tokens, type IssuedTokens, type Scope } from './tokens.ts';
+
+/** An OAuth error answer of the token endpoint (RFC 6749 §5.2, RFC 8628 §3.5). */
+export class OAuthError extends Error {
+  constructor(readonly error: string, readonly description: string) {
+    super(description);
+  }
+}
+
+export interface IdentityDeps {
+  config: Config;
+  db: Db;
+  keys: Keyring;
+  clock: Clock;
+  log: Log;
+  audit: AuditService;
+  providers: ProviderSettings[];
+}
+
+export class IdentityService {
+  readonly people: People;
+  readonly sessions: Sessions;
+  readonly tokens: Tokens;
+  readonly flows: LoginFlows;
+  readonly devices: DeviceRequests;
+  readonly providers: OidcProviders;
+  readonly #config: Config;
+  readonly #audit: AuditService;
+  readonly #log: Log;
+
+  constructor(deps: IdentityDeps) {
+    const { config, db, keys, clock, audit } = deps;
+    const auth = config.auth;
+    this.#config = config;
+    this.#audit = audit;
+    this.#log = deps.log;
+    this.people = new People(db, keys, clock);
+    this.sessions = new Sessions(db, clock, { idleMs: auth.session_idle, lifetimeMs: auth.session_lifetime });
+    this.tokens = new Tokens(db, keys, clock, { accessMs: auth.access_token_lifetime, refreshMs: auth.refresh_token_lifetime, breakGlassMs: auth.break_glass_lifetime });
+    this.flows = new LoginFlows(db, keys, clock, auth.login_lifetime);
+    this.devices = new DeviceRequests(db, keys, clock, { lifetimeMs: auth.device_code_lifetime, intervalMs: auth.device_poll_interval });
+    this.providers = new OidcProviders(deps.providers, `${config.public_url}/auth/callback`, deps.log);
+  }
+
+  /** Starts a browser sign-in: the provider's authorization URL for this flow. */
+  async beginBrowserLogin(providerId: string, returnTo: string, browserSecret: string): Promise<URL> {
+    this.providers.assertReady(providerId);
+    const flow = this.flows.start(providerId, returnTo, browserSecret);
+    return this.providers.authorizationUrl(providerId, flow);
+  }
+
+  /** Completes a browser sign-in from the provider's redirect; a failure is audited and answered 401. */
+  async completeBrowserLogin(callbackUrl: URL, browserSecret: string | undefined, source: string): Promise<{ secret: string; expiresAt: Date; returnTo: string; person: Person }> {
+    const fail = (reason: string, detail: string, flowId?: string): never => {
+      this.#audit.record({ action: 'auth.sign_in', outcome: 'denied', reason, source, target: flowId ? { type: 'login_flow', id: flowId } : undefined });
+      throw new AppError('sign_in_failed', detail, { extra: { reason } });
+    };
+    const state = callbackUrl.searchParams.get('state');
+    if (!state) return fail('state_missing', 'The answer of the sign-in provider carries no state');
+    const taken = this.flows.take(state, browserSecret);
+    if (!taken.ok) {
+      const details: Record<typeof taken.reason, string> = {
+        unknown_state: 'This sign-in is not known here; start again',
+        replayed: 'This sign-in answer was already used; start again',
+        expired: 'This sign-in took too long; start again',
+        wrong_browser: 'This sign-in was started in another browser; start again here',
+      };
+      return fail(taken.reason, details[taken.reason], taken.flowId);
+    }
+    const { flow } = taken;
+    let identity;
+    try {
+      identity = await this.providers.finish(flow.provider, callbackUrl, flow);
+    } catch (error) {
+      if (error instanceof SignInFailure) {
+        this.#log.warn({ provider: flow.provider, reason: error.reason, error: error.message }, 'sign-in refused');
+        return fail(error.reason, 'The sign-in provider\'s answer could not be verified', flow.id);
+      }
+      throw error;
+    }
+    const settings = this.providers.settings(flow.provider)!;
+    const verified = identity.emailVerified && identity.email !== null;
+    const admins = new Set(this.#config.auth.admins.map(normalizeEmail));
+    const serverAdmin = (verified && admins.has(normalizeEmail(identity.email!))) || identity.groups.some((g) => settings.adminGroups.includes(g));
+    const person = this.people.signIn({ ...identity, emailVerified: verified, serverAdmin });
+    const { secret, expiresAt } = this.sessions.create(person.id, flow.provider);
+    this.#audit.record({
+      action: 'auth.sign_in',
+      outcome: 'allowed',
+      actor: { id: person.id, email: person.email ?? undefined },
+      source,
+      details: { provider: flow.provider, email_verified: person.emailVerified, server_admin: person.serverAdmin },
+    });
+    return { secret, expiresAt, returnTo: flow.returnTo, person };
+  }
+
+  recordDeviceDecision(actor: Actor, requestId: string, approved: boolean, source: string): void {
+    this.#audit.record({
+      action: 'auth.device_decision',
+      outcome: approved ? 'allowed' : 'denied',
+      reason: approved ? undefined : 'denied_by_person',
+      actor: this.#actorRef(actor.person.id),
+      target: { type: 'device_request', id: requestId },
+      source,
+    });
+  }
+
+  /** One poll of the token endpoint with a device code. */
+  pollDevice(deviceCode: string, source: string): IssuedTokens {
+    const result = this.devices.poll(deviceCode);
+    switch (result.status) {
+      case 'pending':
+        throw new OAuthError('authorization_pending', 'The sign-in has not been approved yet');
+      case 'slow_down':
+        throw new OAuthError('slow_down', 'Polling too fast; wait 5 seconds longer between polls');
+      case 'denied':
+        throw new OAuthError('access_denied', 'The sign-in was denied');
+      case 'expired':
+        throw new OAuthError('expired_token', 'The device code has expired or was already used; start again');
+      case 'unknown':
+        this.#audit.record({ action: 'auth.token', outcome: 'denied', reason: 'unknown_device_code', source });
+        throw new OAuthError('invalid_grant', 'The device code is not valid');
+      case 'approved': {
+        const { loginId, tokens } = this.tokens.startLogin(result.personId, result.clientName);
+        this.#audit.record({ action: 'auth.token', outcome: 'allowed', actor: this.#actorRef(result.personId), target: { type: 'login', id: loginId }, source, details: { grant: 'device_code', client_name: result.clientName } });
+        return tokens;
+      }
+    }
+  }
+
+  refresh(refreshToken: string, source: string): IssuedTokens {
+    const result = this.tokens.refresh(refreshToken);
+    if (result.ok) {
+      this.#audit.record({ action: 'auth.token', outcome: 'allowed', actor: this.#actorRef(result.personId), target: { type: 'login', id: result.loginId }, source, details: { grant: 'refresh_token' } });
+      return result.tokens;
+    }
+    if (result.reason === 'reused') {
+      this.#audit.record({ action: 'auth.refresh_reuse', outcome: 'denied', reason: 'refresh_token_reuse', actor: this.#actorRef(result.personId), target: { type: 'login', id: result.loginId }, source });
+      throw new OAuthError('invalid_grant', 'The refresh token was already used; the login has been revoked, sign in again');
+    }
+    this.#audit.record({ action: 'auth.token', outcome: 'denied', reason: `refresh_${result.reason}`, source });
+    throw new OAuthError('invalid_grant', 'The refresh token is not valid');
+  }
+
+  /** RFC 7009: always succeeds for the caller; what was revoked is audited. */
+  revoke(token: string, source: string): void {
+    const revoked = this.tokens.revoke(token);
+    this.#audit.record({
+      action: 'auth.revoke',
+      outcome: revoked ? 'allowed' : 'failed',
+      reason: revoked ? undefined : 'unknown_token',
+      actor: revoked ? this.#actorRef(revoked.personId) : undefined,
+      target: revoked ? (revoked.loginId ? { type: 'login', id: revoked.loginId } : { type: 'token', id: revoked.tokenId }) : undefined,
+      source,
+    });
+  }
+
+  createPersonalToken(actor: Actor, name: string, scopes: Scope[], lifetimeMs: number, source: string) {
+    if (actor.via === 'personal' || actor.via === 'break_glass') {
+      this.#audit.record({ action: 'token.create', outcome: 'denied', reason: 'token_cannot_create_tokens', actor: this.#actorRef(actor.person.id), source });
+      throw new AppError('forbidden', 'Personal access tokens are created from a browser session or a desktop login, not with another token');
+    }
+    if (scopes.includes('admin') && !actor.person.serverAdmin) {
+      this.#audit.record({ action: 'token.create', outcome: 'denied', reason: 'admin_scope_not_allowed', actor: this.#actorRef(actor.person.id), source });
+      throw new AppError('forbidden', 'Only server admins may create tokens with the admin scope');
+    }
+    const created = this.tokens.createPersonal(actor.person.id, name, scopes, lifetimeMs);
+    this.#audit.record({ action: 'token.create', outcome: 'allowed', actor: this.#actorRef(actor.person.id), target: { type: 'token', id: created.id }, source, details: { scopes } });
+    return created;
+  }
+
+  revokePersonalToken(actor: Actor, tokenId: string, source: string): void {
+    const done = this.tokens.revokePersonal(actor.person.id, tokenId);
+    this.#audit.record({ action: 'token.revoke', outcome: done ? 'allowed' : 'denied', reason: done ? undefined : 'not_found', actor: this.#actorRef(actor.person.id), target: { type: 'token', id: tokenId }, source });
+    if (!done) throw new AppError('not_found', 'There is no such token');
+  }
+
+  /** `modelshare admin token`: a short-lived server-admin token for when the provider is down. */
+  breakGlass(email: string): { token: string; expiresAt: Date; person: Person } {
+    const person =
+      this.people.findByEmail(email) ??
+      this.people.signIn({ issuer: 'urn:modelshare:break-glass', subject: normalizeEmail(email), email, emailVerified: true, name: null, serverAdmin: true });
+    const { token, tokenId, expiresAt } = this.tokens.createBreakGlass(person.id);
+    this.#audit.record({ action: 'auth.break_glass_issued', outcome: 'allowed', actor: { id: person.id, email }, target: { type: 'token', id: tokenId }, source: 'command line' });
+    return { token, expiresAt, person };
+  }
+
+  #actorRef(personId: string): { id: string; email?: string } {
+    const person = this.people.get(personId);
+    return person?.email ? { id: personId, email: person.email } : { id: personId };
+  }
+}

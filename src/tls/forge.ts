@@ -1,0 +1,107 @@
+/**
+ * The X.509 documents the server makes, built with node-forge (the only file that imports it): the
+ * internal CA's self-signed certificate, the server certificates it issues, and certificate signing
+ * requests for a corporate CA. Keys come from node:crypto (keypair.ts) as PEM; forge signs with them.
+ *
+ * node-forge signs X.509 only with RSA keys, which is why the keys are RSA (see keypair.ts).
+ */
+import crypto from 'node:crypto';
+import forge from 'node-forge';
+
+/** The DNS names and IP addresses a certificate is for (its subjectAltName). */
+export interface SubjectNames {
+  dns: string[];
+  ips: string[];
+}
+
+export interface Validity {
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** A positive, non-zero 127-bit serial (RFC 5280 asks for at most 20 octets, unpredictable). */
+function randomSerial(): string {
+  const bytes = crypto.randomBytes(16);
+  // The high bit clear keeps the DER INTEGER positive; bit 6 set keeps it minimal (no leading zero).
+  bytes[0] = (bytes[0]! & 0x7f) | 0x40;
+  return bytes.toString('hex');
+}
+
+function altNames(names: SubjectNames) {
+  return [...names.dns.map((value) => ({ type: 2, value })), ...names.ips.map((ip) => ({ type: 7, ip }))];
+}
+
+function commonNameOf(names: SubjectNames): string {
+  return names.dns[0] ?? names.ips[0] ?? 'modelshare';
+}
+
+/** A self-signed CA certificate that may sign server certificates and nothing below them. */
+export function selfSignedAuthority(options: { keyPem: string; publicKeyPem: string; commonName: string; validity: Validity }): string {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(options.publicKeyPem);
+  cert.serialNumber = randomSerial();
+  cert.validity.notBefore = options.validity.notBefore;
+  cert.validity.notAfter = options.validity.notAfter;
+  const subject = [
+    { name: 'commonName', value: options.commonName },
+    { name: 'organizationName', value: 'Modelshare' },
+  ];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.setExtensions([
+    // pathLen 0: the CA signs leaf certificates only, never another CA.
+    { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(options.keyPem), forge.md.sha256.create());
+  return forge.pki.certificateToPem(cert);
+}
+
+/** A TLS server certificate for `names`, signed by the CA. */
+export function issueServerCertificate(options: {
+  caCertificatePem: string;
+  caKeyPem: string;
+  publicKeyPem: string;
+  names: SubjectNames;
+  validity: Validity;
+}): string {
+  const ca = forge.pki.certificateFromPem(options.caCertificatePem);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(options.publicKeyPem);
+  cert.serialNumber = randomSerial();
+  cert.validity.notBefore = options.validity.notBefore;
+  cert.validity.notAfter = options.validity.notAfter;
+  cert.setSubject([{ name: 'commonName', value: commonNameOf(options.names) }]);
+  cert.setIssuer(ca.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    // Clients match names only against subjectAltName (RFC 6125), never the common name.
+    { name: 'subjectAltName', altNames: altNames(options.names) },
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: ca.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(options.caKeyPem), forge.md.sha256.create());
+  return forge.pki.certificateToPem(cert);
+}
+
+/** A PKCS#10 request for a server certificate for `names`, signed by the key it is for. */
+export function certificateRequest(options: { keyPem: string; publicKeyPem: string; names: SubjectNames }): string {
+  const csr = forge.pki.createCertificationRequest();
+  csr.publicKey = forge.pki.publicKeyFromPem(options.publicKeyPem);
+  csr.setSubject([{ name: 'commonName', value: commonNameOf(options.names) }]);
+  csr.setAttributes([
+    {
+      name: 'extensionRequest',
+      extensions: [
+        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+        { name: 'extKeyUsage', serverAuth: true },
+        { name: 'subjectAltName', altNames: altNames(options.names) },
+      ],
+    },
+  ]);
+  csr.sign(forge.pki.privateKeyFromPem(options.keyPem), forge.md.sha256.create());
+  return forge.pki.certificationRequestToPem(csr);
+}
