@@ -3,8 +3,9 @@
  * in the same run. Never part of `npm test`: timings belong here, not in assertions.
  */
 import { blobThroughput } from './blob-throughput.ts';
+import { sharingBench } from './sharing.ts';
 
-const benchmarks: Record<string, () => Promise<void>> = { blobs: blobThroughput };
+const benchmarks: Record<string, () => Promise<void>> = { blobs: blobThroughput, sharing: sharingBench };
 const only = process.argv.slice(2);
 for (const [name, run] of Object.entries(benchmarks)) {
   if (only.length === 0 || only.includes(name)) await run();

@@ -19,6 +19,11 @@ import { identityAuthenticator } from './identity/authenticator.ts';
 import { meRouter } from './identity/me-routes.ts';
 import { identityRouter } from './identity/routes.ts';
 import type { Log } from './log.ts';
+import { sharingRouter } from './sharing/routes.ts';
+import { organizationsAdminRouter } from './orgs/admin-routes.ts';
+import { invitationsNotice, invitationsRouter } from './orgs/invitation-routes.ts';
+import { organizationsRouter } from './orgs/routes.ts';
+import { privacyRouter } from './privacy/routes.ts';
 import type { Services } from './services.ts';
 import { tlsRouter } from './tls/routes.ts';
 import { tlsReadiness, type TlsService } from './tls/service.ts';
@@ -46,7 +51,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(requestLog(deps.log));
   app.use(securityHeaders({ https: deps.https }));
   app.use(problemMiddleware());
-  const { identity, audit, demo } = deps.services;
+  const { identity, audit, demo, orgs, privacy } = deps.services;
   // The demo provider is its own OpenID provider with its own client authentication: it comes first.
   if (demo) app.use(demo.middleware());
   app.use(authenticate(identityAuthenticator(identity, audit)));
@@ -57,9 +62,15 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   root.use(healthRouter(checks).routes());
   root.use(tlsRouter(deps.tls).routes());
   const bodyLimit = deps.config.limits.json_body;
-  const routeOptions = { publicUrl: deps.config.public_url, bodyLimit, loginLifetimeMs: deps.config.auth.login_lifetime, demo: !!demo, now: () => deps.clock.now() };
+  const homeExtra = (person: Parameters<typeof invitationsNotice>[1], csrf: string) => invitationsNotice(orgs, person, csrf);
+  const routeOptions = { publicUrl: deps.config.public_url, bodyLimit, loginLifetimeMs: deps.config.auth.login_lifetime, demo: !!demo, now: () => deps.clock.now(), homeExtra };
   root.use(identityRouter(identity, routeOptions).routes());
-  root.use(meRouter(identity, { bodyLimit, tokenMaxLifetimeMs: deps.config.auth.token_max_lifetime }).routes());
+  root.use(privacyRouter(privacy).routes());
+  root.use(meRouter(identity, { bodyLimit, tokenMaxLifetimeMs: deps.config.auth.token_max_lifetime, statusOf: (person) => orgs.statusOf(person) }).routes());
+  root.use(invitationsRouter(orgs, { bodyLimit }).routes());
+  root.use(organizationsAdminRouter(orgs, { bodyLimit }).routes());
+  root.use(organizationsRouter(orgs, { bodyLimit }).routes());
+  root.use(sharingRouter(deps.services.sharing.routeDeps).routes());
   app.use(root.routes()).use(root.allowedMethods());
   return app;
 }

@@ -15,6 +15,8 @@ export const errorCatalog = {
   method_not_allowed: { status: 405, title: 'This method is not allowed here' },
   not_acceptable: { status: 406, title: 'No acceptable representation' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },
+  not_up_to_date: { status: 409, title: 'The model has moved on; read in first' },
+  history_pruned: { status: 410, title: 'That part of the history was removed by the retention policy' },
   length_required: { status: 411, title: 'A Content-Length or chunked body is required' },
   payload_too_large: { status: 413, title: 'The request body is larger than the limit' },
   unsupported_media_type: { status: 415, title: 'This content type is not accepted here' },
@@ -32,6 +34,11 @@ export const errorCatalog = {
   csrf_failed: { status: 403, title: 'The request did not carry a valid CSRF token' },
   insufficient_scope: { status: 403, title: 'The token does not allow this' },
   email_unverified: { status: 403, title: 'Your e-mail address is not verified' },
+  sharing_disabled: { status: 403, title: 'Sharing is turned off for you here' },
+  blocked: { status: 403, title: 'This address is blocked by the organization' },
+  reverification_required: { status: 403, title: 'Sign in again through your provider before sharing' },
+  no_seats_left: { status: 409, title: 'The organization has no sharing seat left' },
+  invitation_limit: { status: 429, title: 'An invitation limit has been reached' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

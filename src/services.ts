@@ -6,14 +6,24 @@ import { AuditService } from './audit/audit-service.ts';
 import type { Stores } from './boot.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config/options.ts';
-import { createDemoProvider, demoEnabled, type DemoProvider } from './identity/demo-provider.ts';
+import { createDemoProvider, demoEnabled, demoOrganization, type DemoProvider } from './identity/demo-provider.ts';
 import { readCaFile, type ProviderSettings } from './identity/oidc.ts';
 import { IdentityService } from './identity/service.ts';
 import type { Log } from './log.ts';
+import { createMailer, type Mailer } from './mail/mailer.ts';
+import { OrganizationsService } from './orgs/service.ts';
+import { PrivacyService } from './privacy/service.ts';
+import { createSharing, type Sharing } from './sharing/setup.ts';
 
 export interface Services {
   audit: AuditService;
   identity: IdentityService;
+  /** Organizations; also the SharingGate of the sharing domain. */
+  orgs: OrganizationsService;
+  privacy: PrivacyService;
+  sharing: Sharing;
+  /** The mail relay of `smtp`, when one is configured. */
+  mailer: Mailer | undefined;
   demo: DemoProvider | undefined;
   start(): void;
   stop(): void;
@@ -42,10 +52,45 @@ export function createServices(config: Config, stores: Stores, clock: Clock, log
     claims: p.claims,
   }));
   if (demo) providers.push(demo.settings);
-  const identity = new IdentityService({ config, db: stores.db, keys: stores.keys, clock, log, audit, providers });
+  // Organizations take their members from each sign-in; they are made just below, with identity's people.
+  const mailer = createMailer(config);
+  let orgs: OrganizationsService | undefined;
+  const onSignIn = (person: Parameters<OrganizationsService['recordSignIn']>[0], groups: readonly string[], source: string) => orgs!.recordSignIn(person, groups, source);
+  const identity = new IdentityService({ config, db: stores.db, keys: stores.keys, clock, log, audit, providers, onSignIn });
+  orgs = new OrganizationsService({
+    db: stores.db,
+    keys: stores.keys,
+    clock,
+    log,
+    audit,
+    identity,
+    // Commands that do not serve leave the declared organizations as the last start made them.
+    declared: options.withoutDemo ? undefined : demo && config.organizations.length === 0 ? [demoOrganization] : config.organizations,
+    invitations: { lifetimeMs: config.invitations.lifetime, maxPendingPerInvitee: config.invitations.max_pending_per_invitee, maxSentPerHour: config.invitations.max_sent_per_hour },
+    mailer,
+    publicUrl: config.public_url,
+  });
+  const privacy = new PrivacyService({ db: stores.db, clock, log, audit, identity, orgs });
+  const sharing = createSharing({
+    config,
+    db: stores.db,
+    keys: stores.keys,
+    clock,
+    audit,
+    people: identity.people,
+    gate: orgs,
+    blobs: stores.blobs,
+    assertInvitationLimits: (senderId, email) => orgs!.invitations.assertLimits(senderId, email),
+  });
+  // Model invitations join the list of GET /api/v1/invitations and count toward the same caps.
+  orgs.invitations.addSource(sharing.invitations);
   return {
     audit,
     identity,
+    orgs,
+    privacy,
+    sharing,
+    mailer,
     demo,
     start: () => identity.providers.start(),
     stop: () => identity.providers.stop(),

@@ -57,6 +57,9 @@ export class AuditService {
         'INSERT INTO audit_events (id, at, action, outcome, actor_id, target_type, target_id, reason, details_sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       recent: db.prepare<[string, number], AuditRow>('SELECT * FROM audit_events WHERE at >= ? ORDER BY at DESC, id LIMIT ?'),
+      byActor: db.prepare<[string, number], AuditRow>('SELECT * FROM audit_events WHERE actor_id = ? ORDER BY at DESC, id LIMIT ?'),
+      forgetActor: db.prepare('UPDATE audit_events SET details_sealed = NULL WHERE actor_id = ? AND details_sealed IS NOT NULL'),
+      forgetTarget: db.prepare('UPDATE audit_events SET details_sealed = NULL WHERE target_id = ? AND details_sealed IS NOT NULL'),
     };
   }
 
@@ -77,25 +80,41 @@ export class AuditService {
     );
   }
 
+  /**
+   * Erase: the events the person did, and those about them or about `targetIds` (their invitations),
+   * keep what happened and the ids but lose their sealed details (addresses, e-mails, sources).
+   */
+  forget(personId: string, targetIds: readonly string[] = []): void {
+    this.#sql.forgetActor.run(personId);
+    for (const id of [personId, ...targetIds]) this.#sql.forgetTarget.run(id);
+  }
+
   /** The newest events since `since`, opened; for admins (and tests). */
   recent(since: Date, limit = 200): AuditEvent[] {
-    return this.#sql.recent.all(since.toISOString(), limit).map((row) => {
-      const details = row.details_sealed
-        ? (JSON.parse(openText(this.#keys, { table: 'audit_events', column: 'details', row: row.id }, row.details_sealed)) as Record<string, unknown>)
-        : {};
-      const { actor_email, source, ...rest } = details as { actor_email?: string; source?: string };
-      return {
-        id: row.id,
-        at: row.at,
-        action: row.action,
-        outcome: row.outcome,
-        actor_id: row.actor_id,
-        actor_email: actor_email ?? null,
-        target: row.target_type && row.target_id ? { type: row.target_type, id: row.target_id } : undefined,
-        reason: row.reason ?? undefined,
-        source,
-        details: rest,
-      };
-    });
+    return this.#sql.recent.all(since.toISOString(), limit).map((row) => this.#open(row));
+  }
+
+  /** The newest events the person did, opened; for their export. */
+  byActor(personId: string, limit = 10_000): AuditEvent[] {
+    return this.#sql.byActor.all(personId, limit).map((row) => this.#open(row));
+  }
+
+  #open(row: AuditRow): AuditEvent {
+    const details = row.details_sealed
+      ? (JSON.parse(openText(this.#keys, { table: 'audit_events', column: 'details', row: row.id }, row.details_sealed)) as Record<string, unknown>)
+      : {};
+    const { actor_email, source, ...rest } = details as { actor_email?: string; source?: string };
+    return {
+      id: row.id,
+      at: row.at,
+      action: row.action,
+      outcome: row.outcome,
+      actor_id: row.actor_id,
+      actor_email: actor_email ?? null,
+      target: row.target_type && row.target_id ? { type: row.target_type, id: row.target_id } : undefined,
+      reason: row.reason ?? undefined,
+      source,
+      details: rest,
+    };
   }
 }

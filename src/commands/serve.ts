@@ -41,7 +41,7 @@ export const serveCommand: Command = {
     const redirect = tls && config.tls.redirect_port !== 0
       ? await listenRedirect({ host: config.server.host, port: config.tls.redirect_port, publicUrl: config.public_url }, log)
       : undefined;
-    const scheduler = startScheduler(scheduledJobs({ tls }), log);
+    const scheduler = startScheduler(scheduledJobs({ tls, orgs: services.orgs }), log);
     services.start();
     if (tls?.authority) {
       log.info(

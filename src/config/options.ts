@@ -8,6 +8,8 @@ import path from 'node:path';
 import { boolean, duration, integer, list, oneOf, required, secret, size, strings, text, url, type ConfigOf } from './option-types.ts';
 
 const dataDir = (partial: Record<string, unknown>) => String(partial['data_dir']);
+/** A domain of e-mail addresses, such as firm.example (lower case, at least one dot). */
+const emailDomain = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
 
 export const options = {
   production: boolean(
@@ -120,8 +122,37 @@ export const options = {
       ],
     ),
   },
+  organizations: list(
+    'Organizations declared here (more can be added through the admin API). The file owns these: their name, domains, admin groups and seats are set from it at every start.',
+    {
+      id: text('Short, stable name of the organization in this file; renaming the organization keeps it.', required, { pattern: /^[a-z0-9][a-z0-9-]{0,31}$/ }),
+      name: text('Name shown to people.', required),
+      domains: strings('E-mail domains whose verified addresses make a person an employee (member).', [], { pattern: emailDomain }),
+      admin_groups: strings('Provider groups (from the groups claim) whose members are admins of the organization.', []),
+      seats: integer('Sharing seats: how many members and partners may have sharing turned on at once.', 10, 0, 1_000_000),
+    },
+  ),
+  invitations: {
+    lifetime: duration('How long an invitation waits for an answer before it expires.', '14d', '1h'),
+    max_pending_per_invitee: integer('Most pending invitations one address may have at once (all kinds together).', 50, 1, 10_000),
+    max_sent_per_hour: integer('Most invitations one person may send in an hour (all kinds together).', 100, 1, 100_000),
+  },
+  smtp: {
+    host: text('The mail relay invitations are sent through; empty: no e-mail (invitations are shown at sign-in only).', ''),
+    port: integer('Port of the relay: 587 for starttls, 465 for tls.', 587, 1, 65535),
+    security: oneOf('starttls: upgrade with STARTTLS, and refuse a relay that does not offer it; tls: TLS from the first byte.', 'starttls', ['starttls', 'tls']),
+    ca_file: text('PEM file of the CA that signed the relay\'s certificate, if it is not publicly trusted.', ''),
+    username: text('User name at the relay; empty: no authentication.', ''),
+    password: secret('Password at the relay; prefer password_file.'),
+    from: text('Sender of the mail the server sends.', 'Modelshare <modelshare@localhost>'),
+  },
   limits: {
     json_body: size('Largest JSON request body.', '1MiB'),
+    packet: size('Largest change packet.', '256MiB'),
+    baseline: size('Largest baseline (a full snapshot of a model).', '20GiB'),
+  },
+  events: {
+    heartbeat: duration('How often an idle notification stream sends a comment line, so proxies keep it open.', '15s', '100ms'),
   },
   log: {
     level: oneOf('Log level.', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal']),

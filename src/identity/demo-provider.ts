@@ -16,6 +16,13 @@ import type { ProviderSettings } from './oidc.ts';
 export const demoPath = '/demo';
 const adminGroup = 'modelshare-demo-admins';
 
+/**
+ * The organization a demo install declares when the config declares none, so the demo people show
+ * organizations at work: Ada (in the admin group) is its admin, Bob (example.com) an employee, and
+ * Carla (partner.example) an outsider whom an admin can invite as a partner.
+ */
+export const demoOrganization = { id: 'demo', name: 'Example Engineering (demo)', domains: ['example.com'], admin_groups: [adminGroup], seats: 10 };
+
 export class DemoProviderRefused extends Error {
   override name = 'DemoProviderRefused';
 }

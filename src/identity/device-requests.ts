@@ -72,6 +72,7 @@ export class DeviceRequests {
       polled: db.prepare('UPDATE device_requests SET last_polled_at = ?, interval_ms = ? WHERE id = ?'),
       consume: db.prepare("UPDATE device_requests SET status = 'consumed' WHERE id = ? AND status = 'approved'"),
       purge: db.prepare('DELETE FROM device_requests WHERE expires_at < ?'),
+      deleteForPerson: db.prepare('DELETE FROM device_requests WHERE person_id = ?'),
     };
   }
 
@@ -130,5 +131,10 @@ export class DeviceRequests {
       this.#sql.polled.run(now.toISOString(), tooSoon ? row.interval_ms + 5000 : row.interval_ms, row.id);
       return { status: tooSoon ? 'slow_down' : 'pending' };
     }).immediate();
+  }
+
+  /** Erase: the person's desktop sign-in requests go. */
+  removePerson(personId: string): void {
+    this.#sql.deleteForPerson.run(personId);
   }
 }

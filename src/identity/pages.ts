@@ -9,11 +9,12 @@ export function chooserPage(providers: { id: string; name: string }[], returnTo:
   return page('Sign in', html`<p>Sign in with:</p><ul>${items}</ul>`, { demo });
 }
 
-export function homePage(person: Person | undefined, csrfToken: string | undefined, demo: boolean): string {
+export function homePage(person: Person | undefined, csrfToken: string | undefined, demo: boolean, extra: SafeHtml = html``): string {
   if (!person) return page('Modelshare', html`<p><a href="/auth/login">Sign in</a></p>`, { demo });
   return page(
     'Modelshare',
     html`<p>Signed in as ${person.name ?? person.email} (${person.email ?? 'no e-mail address'}${person.emailVerified ? '' : ', not verified'}).</p>
+${extra}
 <form method="post" action="/auth/logout">${csrfField(csrfToken!)}<button type="submit">Sign out</button></form>`,
     { demo },
   );

@@ -17,6 +17,8 @@ export interface Person {
   serverAdmin: boolean;
   createdAt: string;
   lastSignInAt: string | null;
+  /** Set once a server admin erased the person: the row stays, without personal data, so packets keep their author. */
+  erasedAt: string | null;
 }
 
 interface PersonRow {
@@ -27,6 +29,7 @@ interface PersonRow {
   server_admin: number;
   created_at: string;
   last_sign_in_at: string | null;
+  erased_at: string | null;
 }
 
 export interface SignInClaims {
@@ -55,7 +58,7 @@ export class People {
     this.#keys = keys;
     this.#clock = clock;
     this.#keyId = keys.singleton('personal');
-    const columns = 'id, email_sealed, email_verified, name_sealed, server_admin, created_at, last_sign_in_at';
+    const columns = 'id, email_sealed, email_verified, name_sealed, server_admin, created_at, last_sign_in_at, erased_at';
     this.#sql = {
       byId: db.prepare<[string], PersonRow>(`SELECT ${columns} FROM people WHERE id = ?`),
       byIdentity: db.prepare<[Buffer], PersonRow>(`SELECT ${columns} FROM people WHERE identity_index = ?`),
@@ -66,6 +69,11 @@ export class People {
       ),
       update: db.prepare(
         'UPDATE people SET email_index = ?, email_sealed = ?, email_verified = ?, name_sealed = ?, server_admin = ?, last_sign_in_at = ? WHERE id = ?',
+      ),
+      // The provider identity is replaced by random bytes: signing in again makes a new person.
+      erase: db.prepare(
+        `UPDATE people SET identity_index = randomblob(32), identity_sealed = X'', email_index = NULL, email_sealed = NULL, email_verified = 0,
+         name_sealed = NULL, server_admin = 0, last_sign_in_at = NULL, erased_at = ? WHERE id = ? AND erased_at IS NULL`,
       ),
     };
   }
@@ -80,6 +88,7 @@ export class People {
       serverAdmin: row.server_admin === 1,
       createdAt: row.created_at,
       lastSignInAt: row.last_sign_in_at,
+      erasedAt: row.erased_at,
     };
   }
 
@@ -118,5 +127,10 @@ export class People {
   findByEmail(email: string): Person | undefined {
     const row = this.#sql.byEmail.get(this.#emailIndex(email));
     return row ? this.#open(row) : undefined;
+  }
+
+  /** Removes every personal value of the person and keeps the row as a tombstone; false if already erased. */
+  erase(id: string): boolean {
+    return this.#sql.erase.run(this.#clock.now().toISOString(), id).changes === 1;
   }
 }

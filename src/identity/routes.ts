@@ -10,6 +10,8 @@ import { actorOf, assertCsrf, sessionCookie } from '../http/authenticate.ts';
 import { readParams } from '../http/body.ts';
 import { AttemptLimiter } from '../http/rate-limit.ts';
 import type { AppState } from '../http/state.ts';
+import type { SafeHtml } from '../web/html.ts';
+import type { Person } from './people.ts';
 import { chooserPage, deviceConfirmPage, deviceDonePage, deviceEntryPage, homePage } from './pages.ts';
 import { deviceStart, parseInput, returnTo, revokeRequest, tokenRequest } from './schema.ts';
 import { OAuthError, type IdentityService } from './service.ts';
@@ -22,6 +24,8 @@ export interface IdentityRouteOptions {
   loginLifetimeMs: number;
   demo: boolean;
   now: () => Date;
+  /** More for the home page of a signed-in person (their pending invitations). */
+  homeExtra?: ((person: Person, csrfToken: string) => SafeHtml) | undefined;
 }
 
 export function identityRouter(identity: IdentityService, options: IdentityRouteOptions) {
@@ -43,7 +47,11 @@ export function identityRouter(identity: IdentityService, options: IdentityRoute
     ctx.redirect(url.href);
   };
 
-  router.get('/', (ctx) => sendPage(ctx, homePage(ctx.state.actor?.person, ctx.state.actor?.csrfToken, options.demo)));
+  router.get('/', (ctx) => {
+    const actor = ctx.state.actor;
+    const extra = actor?.via === 'session' && options.homeExtra ? options.homeExtra(actor.person, actor.csrfToken!) : undefined;
+    sendPage(ctx, homePage(actor?.person, actor?.csrfToken, options.demo, extra));
+  });
 
   router.get('/auth/login', async (ctx) => {
     const providers = identity.providers.list();

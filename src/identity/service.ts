@@ -14,6 +14,7 @@ import { DeviceRequests } from './device-requests.ts';
 import { LoginFlows } from './login-flows.ts';
 import { OidcProviders, SignInFailure, type ProviderSettings } from './oidc.ts';
 import { normalizeEmail, People, type Person } from './people.ts';
+import { Profiles, type Picture, type Profile, type ProfileFields } from './profiles.ts';
 import { Sessions } from './sessions.ts';
 import { Tokens, type IssuedTokens, type Scope } from './tokens.ts';
 
@@ -32,10 +33,22 @@ export interface IdentityDeps {
   log: Log;
   audit: AuditService;
   providers: ProviderSettings[];
+  /**
+   * Told of each completed browser sign-in, with the provider's groups, before the session exists:
+   * organizations take their members from it.
+   */
+  onSignIn?: ((person: Person, groups: readonly string[], source: string) => void) | undefined;
+}
+
+/** How others see a person: the display name only ("former member" once erased). */
+export interface PublicPerson {
+  id: string;
+  display_name: string;
 }
 
 export class IdentityService {
   readonly people: People;
+  readonly profiles: Profiles;
   readonly sessions: Sessions;
   readonly tokens: Tokens;
   readonly flows: LoginFlows;
@@ -44,6 +57,7 @@ export class IdentityService {
   readonly #config: Config;
   readonly #audit: AuditService;
   readonly #log: Log;
+  readonly #onSignIn: IdentityDeps['onSignIn'];
 
   constructor(deps: IdentityDeps) {
     const { config, db, keys, clock, audit } = deps;
@@ -52,6 +66,8 @@ export class IdentityService {
     this.#audit = audit;
     this.#log = deps.log;
     this.people = new People(db, keys, clock);
+    this.profiles = new Profiles(db, keys, clock);
+    this.#onSignIn = deps.onSignIn;
     this.sessions = new Sessions(db, clock, { idleMs: auth.session_idle, lifetimeMs: auth.session_lifetime });
     this.tokens = new Tokens(db, keys, clock, { accessMs: auth.access_token_lifetime, refreshMs: auth.refresh_token_lifetime, breakGlassMs: auth.break_glass_lifetime });
     this.flows = new LoginFlows(db, keys, clock, auth.login_lifetime);
@@ -100,6 +116,7 @@ export class IdentityService {
     const admins = new Set(this.#config.auth.admins.map(normalizeEmail));
     const serverAdmin = (verified && admins.has(normalizeEmail(identity.email!))) || identity.groups.some((g) => settings.adminGroups.includes(g));
     const person = this.people.signIn({ ...identity, emailVerified: verified, serverAdmin });
+    this.#onSignIn?.(person, identity.groups, source);
     const { secret, expiresAt } = this.sessions.create(person.id, flow.provider);
     this.#audit.record({
       action: 'auth.sign_in',
@@ -200,6 +217,31 @@ export class IdentityService {
     const { token, tokenId, expiresAt } = this.tokens.createBreakGlass(person.id);
     this.#audit.record({ action: 'auth.break_glass_issued', outcome: 'allowed', actor: { id: person.id, email }, target: { type: 'token', id: tokenId }, source: 'command line' });
     return { token, expiresAt, person };
+  }
+
+  /** Changes the caller's own profile; which fields changed is audited, never their values. */
+  updateProfile(actor: Actor, input: { [K in keyof ProfileFields]?: string | null } & { picture?: Picture | null | undefined }, source: string): Profile {
+    const { picture, ...fields } = input;
+    const profile = this.profiles.update(actor.person.id, fields, picture);
+    this.#audit.record({ action: 'profile.update', outcome: 'allowed', actor: this.#actorRef(actor.person.id), target: { type: 'person', id: actor.person.id }, source, details: { fields: Object.keys(input) } });
+    return profile;
+  }
+
+  /** The name others see: the display name of the profile, else the provider's name, else the address. */
+  publicPerson(personId: string): PublicPerson {
+    const person = this.people.get(personId);
+    if (!person || person.erasedAt) return { id: personId, display_name: 'former member' };
+    const shown = this.profiles.get(personId).fields.display_name ?? person.name ?? person.email ?? 'unnamed';
+    return { id: personId, display_name: shown };
+  }
+
+  /** Erase, identity's part: sessions, tokens, desktop logins and requests, the profile, then the person's personal data. */
+  erase(personId: string): boolean {
+    this.sessions.removePerson(personId);
+    this.tokens.removePerson(personId);
+    this.devices.removePerson(personId);
+    this.profiles.remove(personId);
+    return this.people.erase(personId);
   }
 
   #actorRef(personId: string): { id: string; email?: string } {

@@ -45,6 +45,9 @@ export class Sessions {
       touch: db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id = ?'),
       delete: db.prepare('DELETE FROM sessions WHERE id = ?'),
       deleteForPerson: db.prepare('DELETE FROM sessions WHERE person_id = ?'),
+      ofPerson: db.prepare<[string], { id: string; provider: string; created_at: string; last_seen_at: string; expires_at: string }>(
+        'SELECT id, provider, created_at, last_seen_at, expires_at FROM sessions WHERE person_id = ? ORDER BY created_at',
+      ),
     };
   }
 
@@ -76,5 +79,15 @@ export class Sessions {
 
   end(sessionId: string): void {
     this.#sql.delete.run(sessionId);
+  }
+
+  /** The person's browser sessions, for their export. */
+  listFor(personId: string) {
+    return this.#sql.ofPerson.all(personId);
+  }
+
+  /** Erase: every session of the person ends. */
+  removePerson(personId: string): void {
+    this.#sql.deleteForPerson.run(personId);
   }
 }

@@ -103,6 +103,11 @@ export class Tokens {
       listPersonal: db.prepare<[string], TokenRow>(
         "SELECT t.*, NULL AS login_revoked_at FROM tokens t WHERE person_id = ? AND kind = 'personal' AND revoked_at IS NULL ORDER BY created_at",
       ),
+      deleteTokensOf: db.prepare('DELETE FROM tokens WHERE person_id = ?'),
+      loginsOf: db.prepare<[string], { id: string; client_name_sealed: Buffer; created_at: string; revoked_at: string | null }>(
+        'SELECT id, client_name_sealed, created_at, revoked_at FROM logins WHERE person_id = ? ORDER BY created_at',
+      ),
+      deleteLoginsOf: db.prepare('DELETE FROM logins WHERE person_id = ?'),
       revokePersonal: db.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND person_id = ? AND kind = 'personal' AND revoked_at IS NULL"),
     };
   }
@@ -211,6 +216,24 @@ export class Tokens {
   /** Revokes one of the owner's personal tokens; false when it is not theirs or not there. */
   revokePersonal(personId: string, tokenId: string): boolean {
     return this.#sql.revokePersonal.run(this.#clock.now().toISOString(), tokenId, personId).changes === 1;
+  }
+
+  /** The person's desktop logins with the client names, for their export. */
+  listLogins(personId: string) {
+    return this.#sql.loginsOf.all(personId).map((r) => ({
+      id: r.id,
+      client_name: openText(this.#keys, { table: 'logins', column: 'client_name', row: r.id }, r.client_name_sealed),
+      created_at: r.created_at,
+      revoked_at: r.revoked_at,
+    }));
+  }
+
+  /** Erase: every token and desktop login of the person goes (so every one of them stops working). */
+  removePerson(personId: string): void {
+    this.#db.transaction(() => {
+      this.#sql.deleteTokensOf.run(personId);
+      this.#sql.deleteLoginsOf.run(personId);
+    }).immediate();
   }
 
   /** A short-lived admin token for when the provider is down (`modelshare admin token`). */

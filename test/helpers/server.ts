@@ -63,7 +63,8 @@ export async function startServer(t: ExecutionContext, env: Record<string, strin
   const dataDir = tmpDir(t);
   const config = loadConfig({
     file: undefined,
-    env: { MODELSHARE_DATA_DIR: dataDir, MODELSHARE_SERVER_PORT: '0', MODELSHARE_LOG_LEVEL: 'debug', ...env },
+    // No demo sign-in unless a test asks: it would declare its demo organization.
+    env: { MODELSHARE_DATA_DIR: dataDir, MODELSHARE_SERVER_PORT: '0', MODELSHARE_LOG_LEVEL: 'debug', MODELSHARE_DEMO_ENABLED: 'off', ...env },
   });
   const { stream, lines } = logCollector();
   const log = createLogger(config.log.level, stream);
@@ -85,7 +86,7 @@ export async function startServer(t: ExecutionContext, env: Record<string, strin
     await running.close(1000);
     stores.close();
   });
-  const jobs = scheduledJobs({ tls });
+  const jobs = scheduledJobs({ tls, orgs: services.orgs });
   return {
     url: `${tls ? 'https' : 'http'}://127.0.0.1:${running.port}`,
     config,

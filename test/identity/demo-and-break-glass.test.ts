@@ -59,7 +59,9 @@ test('on embedded defaults the demo provider signs a person in, and every page s
   t.regex(home.body, /DEMO SIGN-IN/);
   t.regex(home.body, /Signed in as Ada Lovelace \(ada@example\.com\)/);
   const me = JSON.parse((await browser.request(`${base}/api/v1/me`)).body) as Record<string, unknown>;
-  t.like(me, { email: 'ada@example.com', email_verified: true, server_admin: true });
+  t.like(me, { email: 'ada@example.com', email_verified: true, server_admin: true, sharing_enabled: true });
+  // The demo declares its own organization, and Ada (in the demo admin group) is its admin.
+  t.like(me['organizations'], [{ name: 'Example Engineering (demo)', role: 'admin', sharing_enabled: true }]);
   server.child.kill('SIGTERM');
   await server.exited;
 });

@@ -1,0 +1,59 @@
+/** Input of the organization calls, checked at the edge; past here values are typed. */
+import { z } from 'zod';
+
+const domain = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/, 'must be a domain such as firm.example')
+  .max(253);
+const unique = <T>(list: T[]) => new Set(list).size === list.length;
+
+/** `POST /api/v1/admin/organizations`. */
+export const createOrganization = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    domains: z.array(domain).max(50).refine(unique, 'must not repeat a domain').default([]),
+    admin_groups: z.array(z.string().min(1).max(200)).max(50).refine(unique, 'must not repeat a group').default([]),
+    seats: z.number().int().min(0).max(1_000_000),
+  })
+  .strict();
+
+/** `PATCH /api/v1/admin/organizations/:id`: any of the fields. */
+export const updateOrganization = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    domains: z.array(domain).max(50).refine(unique, 'must not repeat a domain').optional(),
+    admin_groups: z.array(z.string().min(1).max(200)).max(50).refine(unique, 'must not repeat a group').optional(),
+    seats: z.number().int().min(0).max(1_000_000).optional(),
+  })
+  .strict()
+  .refine((v) => Object.keys(v).length > 0, 'give at least one field');
+
+/** `PATCH /api/v1/organizations/:id`: the organization-wide switch. */
+export const organizationSwitch = z.object({ sharing_enabled: z.boolean() }).strict();
+
+/** `PATCH /api/v1/organizations/:id/members/:person_id`. */
+export const updateMember = z
+  .object({ role: z.enum(['admin', 'member', 'partner']).optional(), sharing_enabled: z.boolean().optional() })
+  .strict()
+  .refine((v) => Object.keys(v).length > 0, 'give role or sharing_enabled');
+
+/** `POST /api/v1/organizations/:id/blocked`: an address, or a domain (its subdomains included). */
+export const block = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('address'), value: z.email().max(254) }).strict(),
+  z.object({ kind: z.literal('domain'), value: z.string().transform((v) => v.trim().replace(/^@/, '')).pipe(domain) }).strict(),
+]);
+
+/** `POST /api/v1/organizations/:id/invitations`. */
+export const invite = z.object({ email: z.email().max(254), role: z.literal('partner').default('partner') }).strict();
+
+/** `?limit=&next=` of a list (PROTOCOL.md: default 50, at most 200). */
+export const page = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  next: z
+    .string()
+    .regex(/^[0-9]{1,6}$/)
+    .transform(Number)
+    .optional(),
+});

@@ -1,0 +1,123 @@
+/** The `baselines` and `packets` tables: a model's snapshots and its append-only log of change packets. */
+import type { Keyring } from '../crypto/keyring.ts';
+import { openText, seal } from '../crypto/sealed.ts';
+import type { Db } from '../db/open.ts';
+
+export interface Baseline {
+  modelId: string;
+  seq: number;
+  blobId: string;
+  authorId: string;
+  createdAt: string;
+}
+
+export interface Packet {
+  modelId: string;
+  seq: number;
+  blobId: string | null;
+  authorId: string;
+  comment: string | null;
+  createdAt: string;
+  prunedAt: string | null;
+}
+
+interface PacketRow {
+  model_id: string;
+  seq: number;
+  blob_id: string | null;
+  author_id: string;
+  comment_sealed: Buffer | null;
+  created_at: string;
+  pruned_at: string | null;
+}
+
+interface BaselineRow {
+  model_id: string;
+  seq: number;
+  blob_id: string;
+  author_id: string;
+  created_at: string;
+}
+
+const toBaseline = (r: BaselineRow): Baseline => ({ modelId: r.model_id, seq: r.seq, blobId: r.blob_id, authorId: r.author_id, createdAt: r.created_at });
+
+export class HistoryRepo {
+  readonly #keys: Keyring;
+  readonly #sql;
+
+  constructor(db: Db, keys: Keyring) {
+    this.#keys = keys;
+    const packetColumns = 'model_id, seq, blob_id, author_id, comment_sealed, created_at, pruned_at';
+    this.#sql = {
+      insertPacket: db.prepare('INSERT INTO packets (model_id, seq, blob_id, author_id, comment_sealed, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      packet: db.prepare<[string, number], PacketRow>(`SELECT ${packetColumns} FROM packets WHERE model_id = ? AND seq = ?`),
+      byIdempotencyKey: db.prepare<[string, string, string], PacketRow>(`SELECT ${packetColumns} FROM packets WHERE model_id = ? AND author_id = ? AND idempotency_key = ?`),
+      packetsAfter: db.prepare<[string, number, number], PacketRow>(`SELECT ${packetColumns} FROM packets WHERE model_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      prunable: db.prepare<[string, number], { seq: number; blob_id: string }>('SELECT seq, blob_id FROM packets WHERE model_id = ? AND seq <= ? AND pruned_at IS NULL'),
+      markPruned: db.prepare('UPDATE packets SET pruned_at = ?, blob_id = NULL WHERE model_id = ? AND seq = ?'),
+      insertBaseline: db.prepare('INSERT INTO baselines (model_id, seq, blob_id, author_id, created_at) VALUES (?, ?, ?, ?, ?)'),
+      baseline: db.prepare<[string, number], BaselineRow>('SELECT model_id, seq, blob_id, author_id, created_at FROM baselines WHERE model_id = ? AND seq = ?'),
+      latestBaseline: db.prepare<[string], BaselineRow>('SELECT model_id, seq, blob_id, author_id, created_at FROM baselines WHERE model_id = ? ORDER BY seq DESC LIMIT 1'),
+      baselinesBefore: db.prepare<[string, number, number], BaselineRow>(
+        'SELECT model_id, seq, blob_id, author_id, created_at FROM baselines WHERE model_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+      ),
+    };
+  }
+
+  #open(row: PacketRow): Packet {
+    return {
+      modelId: row.model_id,
+      seq: row.seq,
+      blobId: row.blob_id,
+      authorId: row.author_id,
+      comment: row.comment_sealed ? openText(this.#keys, { table: 'packets', column: 'comment', row: `${row.model_id}/${row.seq}` }, row.comment_sealed) : null,
+      createdAt: row.created_at,
+      prunedAt: row.pruned_at,
+    };
+  }
+
+  insertPacket(p: Omit<Packet, 'prunedAt'> & { dataKeyId: string; idempotencyKey: string | null }): void {
+    const comment = p.comment === null ? null : seal(this.#keys, p.dataKeyId, { table: 'packets', column: 'comment', row: `${p.modelId}/${p.seq}` }, p.comment);
+    this.#sql.insertPacket.run(p.modelId, p.seq, p.blobId, p.authorId, comment, p.idempotencyKey, p.createdAt);
+  }
+
+  packet(modelId: string, seq: number): Packet | undefined {
+    const row = this.#sql.packet.get(modelId, seq);
+    return row ? this.#open(row) : undefined;
+  }
+
+  byIdempotencyKey(modelId: string, authorId: string, key: string): Packet | undefined {
+    const row = this.#sql.byIdempotencyKey.get(modelId, authorId, key);
+    return row ? this.#open(row) : undefined;
+  }
+
+  packetsAfter(modelId: string, after: number, limit: number): Packet[] {
+    return this.#sql.packetsAfter.all(modelId, after, limit).map((r) => this.#open(r));
+  }
+
+  /** Marks packets up to `seq` pruned; returns the blob ids to remove after the commit. */
+  prune(modelId: string, seq: number, now: string): string[] {
+    const rows = this.#sql.prunable.all(modelId, seq);
+    for (const row of rows) this.#sql.markPruned.run(now, modelId, row.seq);
+    return rows.map((r) => r.blob_id);
+  }
+
+  insertBaseline(b: Baseline): void {
+    this.#sql.insertBaseline.run(b.modelId, b.seq, b.blobId, b.authorId, b.createdAt);
+  }
+
+  baseline(modelId: string, seq: number): Baseline | undefined {
+    const row = this.#sql.baseline.get(modelId, seq);
+    return row ? toBaseline(row) : undefined;
+  }
+
+  latestBaseline(modelId: string): Baseline | undefined {
+    const row = this.#sql.latestBaseline.get(modelId);
+    return row ? toBaseline(row) : undefined;
+  }
+
+  /** Baselines newest first, with seq below `before`. */
+  baselines(modelId: string, before: number, limit: number): Baseline[] {
+    return this.#sql.baselinesBefore.all(modelId, before, limit).map(toBaseline);
+  }
+}

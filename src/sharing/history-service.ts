@@ -1,0 +1,184 @@
+/**
+ * Baselines and change packets: write out, read in, join. The rule of the log: a packet is written
+ * against `base`, and becomes `head + 1` only if `base` is still the head when its row is committed;
+ * of racing writers exactly one wins, the others get 409 and their bytes are thrown away.
+ *
+ * Durability order of a write-out: body → sealed blob file fsynced and renamed (BlobService.put) →
+ * one short transaction: blob row, packet row, head, event → 201. A crash before the commit leaves a
+ * file the start-up sweep removes; after it, everything the 201 promised is on disk.
+ */
+import type { Readable } from 'node:stream';
+import type { BlobInfo, BlobService, StagedBlob } from '../blobs/blob-service.ts';
+import type { Digests } from '../crypto/digest.ts';
+import { AppError } from '../errors.ts';
+import type { Actor } from '../http/authenticate.ts';
+import type { Baseline, Packet } from './history-repo.ts';
+import type { SharingDeps, ModelsService } from './models-service.ts';
+import { policy } from './policy.ts';
+
+export interface Limits {
+  packetBytes: number;
+  baselineBytes: number;
+}
+
+export interface Upload {
+  body: Readable;
+  expected: Digests;
+}
+
+type Outcome<T> = { ok: T } | { conflict: number } | { gone: true } | { replay: Packet };
+
+export class HistoryService {
+  readonly #d: SharingDeps;
+  readonly #blobs: BlobService;
+  readonly #models: ModelsService;
+  readonly #limits: Limits;
+
+  constructor(deps: SharingDeps, blobs: BlobService, models: ModelsService, limits: Limits) {
+    this.#d = deps;
+    this.#blobs = blobs;
+    this.#models = models;
+    this.#limits = limits;
+  }
+
+  #notUpToDate(head: number): AppError {
+    return new AppError('not_up_to_date', `The model is at packet ${head}; read in first`, { extra: { head } });
+  }
+
+  #audit(actor: Actor, action: string, modelId: string, source: string, outcome: 'allowed' | 'denied', details: Record<string, unknown>, reason?: string) {
+    this.#d.audit.record({ action, outcome, reason, actor: { id: actor.person.id, email: actor.person.email ?? undefined }, target: { type: 'model', id: modelId }, source, details });
+  }
+
+  /** Write out: appends a packet written against `base`. Returns the packet and whether it is a retry's. */
+  async writeOut(actor: Actor, modelId: string, input: Upload & { base: number; comment: string | null; idempotencyKey: string | null }, source: string): Promise<{ packet: Packet; replayed: boolean }> {
+    const { model } = this.#models.locate(actor, modelId, 'model.write_out', policy.write, source);
+    if (input.idempotencyKey) {
+      const earlier = this.#d.history.byIdempotencyKey(modelId, actor.person.id, input.idempotencyKey);
+      if (earlier) return { packet: earlier, replayed: true };
+    }
+    // Refused before a byte is read: a writer behind the head must read in first.
+    if (input.base !== model.head) {
+      this.#audit(actor, 'model.write_out', modelId, source, 'denied', { base: input.base, head: model.head }, 'not_up_to_date');
+      throw this.#notUpToDate(model.head);
+    }
+    const staged = await this.#blobs.put(input.body, { dataKeyId: model.dataKeyId, maxBytes: this.#limits.packetBytes, expected: input.expected });
+    const outcome = this.#commit(staged, (): Outcome<Packet> => {
+      const current = this.#d.models.get(modelId);
+      if (!current || current.deletedAt) return { gone: true };
+      if (input.idempotencyKey) {
+        const earlier = this.#d.history.byIdempotencyKey(modelId, actor.person.id, input.idempotencyKey);
+        if (earlier) return { replay: earlier };
+      }
+      if (current.head !== input.base) return { conflict: current.head };
+      const now = this.#d.clock.now().toISOString();
+      const seq = current.head + 1;
+      this.#blobs.commit(staged, this.#d.clock.now());
+      this.#d.history.insertPacket({ modelId, seq, blobId: staged.id, authorId: actor.person.id, comment: input.comment, createdAt: now, dataKeyId: model.dataKeyId, idempotencyKey: input.idempotencyKey });
+      this.#d.models.advanceHead(modelId, current.head, seq, now);
+      this.#d.events.append(modelId, 'packet', { seq, author: actor.person.id });
+      return { ok: this.#d.history.packet(modelId, seq)! };
+    });
+    const result = await this.#settle(staged, outcome);
+    if ('replay' in result) return { packet: result.replay, replayed: true };
+    if ('conflict' in result) {
+      this.#audit(actor, 'model.write_out', modelId, source, 'denied', { base: input.base, head: result.conflict }, 'not_up_to_date');
+      throw this.#notUpToDate(result.conflict);
+    }
+    this.#audit(actor, 'model.write_out', modelId, source, 'allowed', { seq: result.ok.seq, size: staged.size });
+    return { packet: result.ok, replayed: false };
+  }
+
+  /** A baseline: a full snapshot as of packet `seq`, which must be the head. */
+  async createBaseline(actor: Actor, modelId: string, input: Upload & { seq: number }, source: string): Promise<Baseline> {
+    const { model } = this.#models.locate(actor, modelId, 'model.baseline', policy.write, source);
+    if (input.seq !== model.head) {
+      this.#audit(actor, 'model.baseline', modelId, source, 'denied', { seq: input.seq, head: model.head }, 'not_up_to_date');
+      throw this.#notUpToDate(model.head);
+    }
+    if (this.#d.history.baseline(modelId, input.seq)) throw new AppError('conflict', `There is already a baseline as of packet ${input.seq}`);
+    const staged = await this.#blobs.put(input.body, { dataKeyId: model.dataKeyId, maxBytes: this.#limits.baselineBytes, expected: input.expected });
+    const outcome = this.#commit(staged, (): Outcome<Baseline> => {
+      const current = this.#d.models.get(modelId);
+      if (!current || current.deletedAt) return { gone: true };
+      if (current.head !== input.seq || this.#d.history.baseline(modelId, input.seq)) return { conflict: current.head };
+      const baseline = { modelId, seq: input.seq, blobId: staged.id, authorId: actor.person.id, createdAt: this.#d.clock.now().toISOString() };
+      this.#blobs.commit(staged, this.#d.clock.now());
+      this.#d.history.insertBaseline(baseline);
+      this.#d.events.append(modelId, 'baseline', { seq: input.seq, author: actor.person.id });
+      return { ok: baseline };
+    });
+    const result = await this.#settle(staged, outcome);
+    if ('replay' in result) throw new Error('unreachable: baselines have no idempotency replay');
+    if ('conflict' in result) throw this.#notUpToDate(result.conflict);
+    this.#audit(actor, 'model.baseline', modelId, source, 'allowed', { seq: input.seq, size: staged.size });
+    return result.ok;
+  }
+
+  /** Runs the commit transaction for a staged blob; on anything but success the blob is discarded. */
+  #commit<T>(staged: StagedBlob, work: () => Outcome<T>): Outcome<T> | { error: unknown } {
+    try {
+      return this.#d.db.transaction(work).immediate();
+    } catch (error) {
+      return { error };
+    }
+  }
+
+  async #settle<T>(staged: StagedBlob, outcome: Outcome<T> | { error: unknown }): Promise<{ ok: T } | { conflict: number } | { replay: Packet }> {
+    if ('ok' in outcome) {
+      this.#d.events.notify();
+      return outcome;
+    }
+    await this.#blobs.discard(staged);
+    if ('error' in outcome) throw outcome.error;
+    if ('gone' in outcome) throw new AppError('not_found', 'There is no such model');
+    return outcome;
+  }
+
+  /** Read in: the packets after `after`, at most `limit`; a pruned one in the way answers 410. */
+  readIn(actor: Actor, modelId: string, after: number, limit: number, source: string): { packets: Packet[]; head: number; more: boolean } {
+    const { model } = this.#models.locate(actor, modelId, 'model.read_in', policy.read, source);
+    const packets = this.#d.history.packetsAfter(modelId, after, limit + 1);
+    if (packets.some((p) => p.prunedAt !== null)) throw this.#pruned(modelId);
+    return { packets: packets.slice(0, limit), head: model.head, more: packets.length > limit };
+  }
+
+  #pruned(modelId: string): AppError {
+    const latest = this.#d.history.latestBaseline(modelId);
+    return new AppError('history_pruned', 'That part of the history was removed by the retention policy; join from the newest baseline', {
+      extra: { baseline: latest ? { seq: latest.seq } : null },
+    });
+  }
+
+  packetContent(actor: Actor, modelId: string, seq: number, source: string): { packet: Packet; blob: BlobInfo } {
+    this.#models.locate(actor, modelId, 'model.download', policy.read, source);
+    const packet = this.#d.history.packet(modelId, seq);
+    if (!packet) throw new AppError('not_found', `There is no packet ${seq}`);
+    if (!packet.blobId) throw this.#pruned(modelId);
+    return { packet, blob: this.#blobs.info(packet.blobId)! };
+  }
+
+  baselineContent(actor: Actor, modelId: string, seq: number | 'latest', source: string): { baseline: Baseline; blob: BlobInfo } {
+    this.#models.locate(actor, modelId, 'model.download', policy.read, source);
+    const baseline = seq === 'latest' ? this.#d.history.latestBaseline(modelId) : this.#d.history.baseline(modelId, seq);
+    if (!baseline) throw new AppError('not_found', seq === 'latest' ? 'This model has no baseline yet' : `There is no baseline as of packet ${seq}`);
+    return { baseline, blob: this.#blobs.info(baseline.blobId)! };
+  }
+
+  baselines(actor: Actor, modelId: string, before: number, limit: number, source: string): { baselines: Baseline[]; more: boolean } {
+    this.#models.locate(actor, modelId, 'model.baselines', policy.read, source);
+    const list = this.#d.history.baselines(modelId, before, limit + 1);
+    return { baselines: list.slice(0, limit), more: list.length > limit };
+  }
+
+  /**
+   * Removes the bytes of packets up to `seq` (the history retention policy); they then answer 410.
+   * Only packets older than the newest baseline may go, so a model can always be joined.
+   */
+  async prune(modelId: string, seq: number): Promise<number> {
+    const latest = this.#d.history.latestBaseline(modelId);
+    const upTo = Math.min(seq, latest?.seq ?? 0);
+    const blobIds = this.#d.db.transaction(() => this.#d.history.prune(modelId, upTo, this.#d.clock.now().toISOString())).immediate();
+    for (const id of blobIds) await this.#blobs.remove(id);
+    return blobIds.length;
+  }
+}

@@ -1,0 +1,55 @@
+/** Builds the sharing domain: its repos, services and the dependencies of its routes. */
+import type { AuditService } from '../audit/audit-service.ts';
+import type { BlobService } from '../blobs/blob-service.ts';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config/options.ts';
+import type { Keyring } from '../crypto/keyring.ts';
+import type { Db } from '../db/open.ts';
+import type { People } from '../identity/people.ts';
+import type { SharingGate } from '../orgs/sharing-gate.ts';
+import { EventLog } from './events.ts';
+import { HistoryRepo } from './history-repo.ts';
+import { HistoryService } from './history-service.ts';
+import { ModelInvitations, type InvitationRules } from './invitations.ts';
+import { ModelsRepo } from './models-repo.ts';
+import { ModelsService } from './models-service.ts';
+import type { SharingRouteDeps } from './routes.ts';
+
+export interface Sharing {
+  models: ModelsService;
+  history: HistoryService;
+  invitations: ModelInvitations;
+  events: EventLog;
+  routeDeps: SharingRouteDeps;
+}
+
+export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock: Clock; audit: AuditService; people: People; gate: SharingGate; blobs: BlobService; assertInvitationLimits: InvitationRules['assertLimits'] }): Sharing {
+  const repo = new ModelsRepo(d.db, d.keys);
+  const historyRepo = new HistoryRepo(d.db, d.keys);
+  const events = new EventLog(d.db, d.clock);
+  const deps = { db: d.db, keys: d.keys, clock: d.clock, audit: d.audit, people: d.people, gate: d.gate, models: repo, history: historyRepo, events };
+  const limits = { packetBytes: d.config.limits.packet, baselineBytes: d.config.limits.baseline };
+  const models = new ModelsService(deps);
+  const history = new HistoryService(deps, d.blobs, models, limits);
+  const invitations = new ModelInvitations(deps, models, { lifetimeMs: d.config.invitations.lifetime, assertLimits: d.assertInvitationLimits });
+  return {
+    models,
+    history,
+    invitations,
+    events,
+    routeDeps: {
+      models,
+      history,
+      invitations,
+      repo,
+      historyRepo,
+      events,
+      gate: d.gate,
+      blobs: d.blobs,
+      people: d.people,
+      bodyLimit: d.config.limits.json_body,
+      limits,
+      heartbeatMs: d.config.events.heartbeat,
+    },
+  };
+}
