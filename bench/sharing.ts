@@ -143,7 +143,8 @@ async function baselineBench(server: Awaited<ReturnType<typeof benchServer>>) {
   const total = Number(process.env['BENCH_BASELINE_MIB'] ?? 1024) * 1024 * 1024;
   const pattern = crypto.randomBytes(32 * 1024 * 1024);
   const hash = crypto.createHash('sha256');
-  for await (const chunk of source(total, pattern)) hash.update(chunk);
+  const chunk = 1024 * 1024;
+  for await (const part of source(total, pattern, chunk)) hash.update(part);
   const digest = `sha-256=:${hash.digest('base64')}:`;
   const owner = server.person('baseline-owner');
   const agent = server.agent(1);
@@ -161,12 +162,12 @@ async function baselineBench(server: Awaited<ReturnType<typeof benchServer>>) {
       });
     } else {
       res.writeHead(200, { 'content-length': String(fs.statSync(file).size) });
-      void pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), res);
+      pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), res).catch(() => undefined);
     }
   });
   const upload = async (url: string, headers: Record<string, string>) =>
     measure(total, async () => {
-      const res = await request(url, { method: url.includes('/api/') ? 'POST' : 'PUT', dispatcher: agent, body: Readable.from(source(total, pattern, 1024 * 1024)), headers: { 'content-type': 'application/octet-stream', 'content-length': String(total), ...headers } });
+      const res = await request(url, { method: url.includes('/api/') ? 'POST' : 'PUT', dispatcher: agent, body: Readable.from(source(total, pattern, chunk)), headers: { 'content-type': 'application/octet-stream', 'content-length': String(total), ...headers } });
       await res.body.dump();
       if (res.statusCode !== 201) throw new Error(`upload answered ${res.statusCode}`);
     });

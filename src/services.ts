@@ -13,6 +13,7 @@ import type { Log } from './log.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { OrganizationsService } from './orgs/service.ts';
 import { PrivacyService } from './privacy/service.ts';
+import { sharingPersonalData } from './sharing/personal-data.ts';
 import { createSharing, type Sharing } from './sharing/setup.ts';
 
 export interface Services {
@@ -81,9 +82,12 @@ export function createServices(config: Config, stores: Stores, clock: Clock, log
     gate: orgs,
     blobs: stores.blobs,
     assertInvitationLimits: (senderId, email) => orgs!.invitations.assertLimits(senderId, email),
+    displayName: (personId) => identity.publicPerson(personId).display_name,
+    mailer,
   });
   // Model invitations join the list of GET /api/v1/invitations and count toward the same caps.
   orgs.invitations.addSource(sharing.invitations);
+  privacy.addSource(sharingPersonalData(stores.db, stores.keys, identity.people));
   return {
     audit,
     identity,

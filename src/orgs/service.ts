@@ -243,6 +243,10 @@ export class OrganizationsService implements SharingGate {
    * Makes the person a partner of the organization (an accepted invitation, to it or to one of its
    * models), unless they already belong to it; sharing is turned on when a seat is free.
    */
+  admitPartner(person: Person, organizationId: string, source: string): void {
+    this.joinAsPartner(person, organizationId, source, 'model_invitation');
+  }
+
   joinAsPartner(person: Person, organizationId: string, source: string, via: string): Membership {
     const current = this.repo.membership(organizationId, person.id);
     if (current) return current;

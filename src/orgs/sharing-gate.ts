@@ -21,6 +21,11 @@ export interface SharingGate {
   organizationForNewModel(person: Person, requested: string | undefined): string | null;
   /** True when the person is an admin of the organization. */
   isOrganizationAdmin(personId: string, organizationId: string): boolean;
+  /**
+   * Makes the person a partner of the organization, for an accepted invitation to one of its models
+   * (an outsider then shares there as partners do); nothing changes for someone already a member.
+   */
+  admitPartner(person: Person, organizationId: string, source: string): void;
   /** Throws `blocked` (403) when invitations to `email` are refused in that organization. */
   assertMayInvite(organizationId: string | null, email: string): void;
   /**

@@ -103,7 +103,8 @@ export function openEventStream(
     unsubscribeAccess();
   };
   const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), options.heartbeatMs);
-  ctx.req.on('close', () => close());
+  // The response closes when the client goes away (the request itself ends as soon as it is read).
+  ctx.res.on('close', () => close());
 
   ctx.status = 200;
   ctx.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no', Connection: 'keep-alive' });

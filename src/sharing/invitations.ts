@@ -8,6 +8,7 @@ import { blindIndex, openText, seal } from '../crypto/sealed.ts';
 import { AppError } from '../errors.ts';
 import type { Actor } from '../http/authenticate.ts';
 import { normalizeEmail, type Person } from '../identity/people.ts';
+import type { Mailer } from '../mail/mailer.ts';
 import type { InvitationSource, PendingInvitation } from '../orgs/invitation-source.ts';
 import type { ModelsService, SharingDeps } from './models-service.ts';
 import { policy, rank, type ModelRole } from './policy.ts';
@@ -34,6 +35,10 @@ interface InvitationRow {
 
 export interface InvitationRules {
   lifetimeMs: number;
+  /** The relay (when SMTP is set) and the address the mail points to. */
+  mailer: Mailer | undefined;
+  publicUrl: string;
+  displayName(personId: string): string;
   /**
    * The caps of PROTOCOL.md over every kind of invitation (the organizations service keeps them):
    * throws a 429 AppError when the address has too many pending or the sender sent too many.
@@ -101,7 +106,28 @@ export class ModelInvitations implements InvitationSource {
       return this.#open(this.#sql.get.get(id)!);
     }).immediate();
     this.#d.events.notify();
+    if (this.#rules.mailer) void this.#mail(actor, model.name, invitation);
     return invitation;
+  }
+
+  /** Mails the invitation after the commit; the invitee sees it at sign-in whether or not this works. */
+  async #mail(actor: Actor, modelName: string, invitation: ModelInvitation): Promise<void> {
+    const inviter = this.#rules.displayName(actor.person.id);
+    const record = (outcome: 'allowed' | 'failed') =>
+      this.#d.audit.record({ action: 'model.invitation_mail', outcome, reason: outcome === 'failed' ? 'smtp_error' : undefined, actor: { id: actor.person.id, email: actor.person.email ?? undefined }, target: { type: 'model', id: invitation.modelId }, source: 'smtp', details: { invitation_id: invitation.id } });
+    try {
+      await this.#rules.mailer!.send({
+        to: invitation.email,
+        subject: `${inviter} invites you to the model ${modelName} on Modelshare`,
+        text:
+          `${inviter} invites you to work on the structural model "${modelName}" on Modelshare, as ${invitation.role}.\n\n` +
+          `Sign in at ${this.#rules.publicUrl}/ with this address (${invitation.email}) to accept or decline, ` +
+          `or accept it from your desktop client. The invitation expires on ${invitation.expiresAt.slice(0, 10)}.\n`,
+      });
+      record('allowed');
+    } catch {
+      record('failed');
+    }
   }
 
   countPendingFor(email: string): number {
@@ -153,6 +179,11 @@ export class ModelInvitations implements InvitationSource {
     if (!model || model.deletedAt) throw new AppError('not_found', 'There is no such pending invitation');
     if (accept) {
       if (!actor.person.emailVerified) throw new AppError('email_unverified', 'Your e-mail address must be verified by your sign-in provider to accept an invitation');
+      // An outsider invited to an organization's model joins that organization as a partner, unless blocked there.
+      if (model.organizationId) {
+        this.#d.gate.assertMayInvite(model.organizationId, actor.person.email!);
+        this.#d.gate.admitPartner(actor.person, model.organizationId, source);
+      }
       this.#d.gate.assertMayShare(actor.person, model.organizationId);
     }
     this.#d.db.transaction(() => {

@@ -31,7 +31,7 @@ export function presentPacket(p: Packet, blob: BlobInfo | undefined) {
   return { seq: p.seq, size: blob?.size ?? null, digest: blob ? formatContentDigest({ 'sha-256': blob.digests['sha-256'] }) : null, author: p.authorId, comment: p.comment, created_at: p.createdAt };
 }
 
-export function presentMember(m: Member, name: string | null) {
+export function presentMember(m: Member, name: string) {
   return { user_id: m.personId, display_name: name, role: m.role, added_at: m.addedAt };
 }
 

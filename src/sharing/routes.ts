@@ -12,7 +12,6 @@ import { readJson } from '../http/body.ts';
 import { sendBlob } from '../http/download.ts';
 import type { AppState } from '../http/state.ts';
 import { parseInput } from '../identity/schema.ts';
-import type { People } from '../identity/people.ts';
 import type { SharingGate } from '../orgs/sharing-gate.ts';
 import { openEventStream } from './event-stream.ts';
 import type { EventLog } from './events.ts';
@@ -22,6 +21,7 @@ import type { ModelInvitations } from './invitations.ts';
 import type { ModelsRepo } from './models-repo.ts';
 import type { ModelsService } from './models-service.ts';
 import { presentBaseline, presentInvitation, presentMember, presentModel, presentPacket } from './present.ts';
+import { policy } from './policy.ts';
 import * as schema from './schema.ts';
 
 export interface SharingRouteDeps {
@@ -33,7 +33,8 @@ export interface SharingRouteDeps {
   events: EventLog;
   gate: SharingGate;
   blobs: BlobService;
-  people: People;
+  /** The name others may see: the profile's display name, or "former member" after an erase. */
+  displayName(personId: string): string;
   bodyLimit: number;
   limits: { packetBytes: number; baselineBytes: number };
   heartbeatMs: number;
@@ -62,7 +63,7 @@ export function sharingRouter(d: SharingRouteDeps) {
   const router = new Router<AppState>({ prefix: '/api/v1' });
   const read = requireScope('read');
   const write = requireScope('write');
-  const name = (id: string) => d.people.get(id)?.name ?? null;
+  const name = (id: string) => d.displayName(id);
   // Read straight from the repo: the caller's right to the model was checked by whoever calls this.
   const latest = (modelId: string) => {
     const baseline = d.historyRepo.latestBaseline(modelId);
@@ -157,6 +158,8 @@ export function sharingRouter(d: SharingRouteDeps) {
   });
 
   router.post('/models/:id/baselines', write, closeUnreadOnError, async (ctx) => {
+    // Who may comes before what was sent: an outsider learns nothing from the order of the checks.
+    d.models.locate(actorOf(ctx), ctx.params['id']!, 'model.baseline', policy.write, ctx.ip);
     const seq = schema.sequenceNumber(ctx.query['seq'], 'seq')!;
     const baseline = await d.history.createBaseline(actorOf(ctx), ctx.params['id']!, { seq, ...upload(ctx, d.limits.baselineBytes) }, ctx.ip);
     ctx.status = 201;
@@ -177,6 +180,7 @@ export function sharingRouter(d: SharingRouteDeps) {
   });
 
   router.post('/models/:id/packets', write, closeUnreadOnError, async (ctx) => {
+    d.models.locate(actorOf(ctx), ctx.params['id']!, 'model.write_out', policy.write, ctx.ip);
     const base = schema.sequenceNumber(ctx.query['base'], 'base')!;
     const input = { base, comment: schema.comment(ctx.get('Modelshare-Comment')), idempotencyKey: schema.idempotencyKey(ctx.get('Idempotency-Key')) };
     const { packet, replayed } = await d.history.writeOut(actorOf(ctx), ctx.params['id']!, { ...input, ...upload(ctx, d.limits.packetBytes) }, ctx.ip);

@@ -4,6 +4,7 @@ import type { BlobService } from '../blobs/blob-service.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/options.ts';
 import type { Keyring } from '../crypto/keyring.ts';
+import type { Mailer } from '../mail/mailer.ts';
 import type { Db } from '../db/open.ts';
 import type { People } from '../identity/people.ts';
 import type { SharingGate } from '../orgs/sharing-gate.ts';
@@ -23,7 +24,7 @@ export interface Sharing {
   routeDeps: SharingRouteDeps;
 }
 
-export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock: Clock; audit: AuditService; people: People; gate: SharingGate; blobs: BlobService; assertInvitationLimits: InvitationRules['assertLimits'] }): Sharing {
+export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock: Clock; audit: AuditService; people: People; gate: SharingGate; blobs: BlobService; assertInvitationLimits: InvitationRules['assertLimits']; displayName: (personId: string) => string; mailer: Mailer | undefined }): Sharing {
   const repo = new ModelsRepo(d.db, d.keys);
   const historyRepo = new HistoryRepo(d.db, d.keys);
   const events = new EventLog(d.db, d.clock);
@@ -31,7 +32,13 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
   const limits = { packetBytes: d.config.limits.packet, baselineBytes: d.config.limits.baseline };
   const models = new ModelsService(deps);
   const history = new HistoryService(deps, d.blobs, models, limits);
-  const invitations = new ModelInvitations(deps, models, { lifetimeMs: d.config.invitations.lifetime, assertLimits: d.assertInvitationLimits });
+  const invitations = new ModelInvitations(deps, models, {
+    lifetimeMs: d.config.invitations.lifetime,
+    assertLimits: d.assertInvitationLimits,
+    mailer: d.mailer,
+    publicUrl: d.config.public_url,
+    displayName: d.displayName,
+  });
   return {
     models,
     history,
@@ -46,7 +53,7 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
       events,
       gate: d.gate,
       blobs: d.blobs,
-      people: d.people,
+      displayName: d.displayName,
       bodyLimit: d.config.limits.json_body,
       limits,
       heartbeatMs: d.config.events.heartbeat,

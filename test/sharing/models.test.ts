@@ -119,3 +119,26 @@ test('invitations: roles no higher than the inviter\'s, caps, revoke, decline, a
   t.is(overHour.status, 429);
   t.is(overHour.body['limit'], 'invitations.max_sent_per_hour');
 });
+
+test('export shows a person\'s models; erase removes their invitations and memberships and keeps their packets as a former member\'s', async (t) => {
+  const server = await startServer(t);
+  const w = await modelWorld(t, server);
+  const m = `/api/v1/models/${w.modelId}`;
+  const packet = Buffer.from('by Eddie');
+  t.is((await w.editor.call('POST', `${m}/packets?base=0`, { raw: packet, headers: { 'content-digest': `sha-256=:${(await import('node:crypto')).createHash('sha256').update(packet).digest('base64')}:` } })).status, 201);
+  await w.owner.call('POST', `${m}/invitations`, { json: { email: w.editor.email, role: 'admin' } });
+  const exported = await w.editor.call('GET', '/api/v1/me/export');
+  t.like(exported.body['models'], { packets_written: 1 });
+  t.deepEqual((exported.body['models'] as { memberships: { model_id: string; role: string }[] }).memberships.map((x) => [x.model_id, x.role]), [[w.modelId, 'editor']]);
+  t.is((exported.body['models'] as { invitations_received: unknown[] }).invitations_received.length, 2);
+
+  const { token } = server.services.identity.breakGlass('it@firm.example');
+  const erased = await apiCall(server, token)('POST', `/api/v1/admin/people/${w.editor.id}/erase`);
+  t.true(erased.status === 200 || erased.status === 204, JSON.stringify(erased.body));
+  const members = (await w.owner.call('GET', `${m}/members`)).body['members'] as Record<string, unknown>[];
+  t.false(members.some((x) => x['user_id'] === w.editor.id));
+  const packets = (await w.owner.call('GET', `${m}/packets`)).body['packets'] as Record<string, unknown>[];
+  t.is(packets[0]!['author'], w.editor.id);
+  t.is(server.services.identity.publicPerson(w.editor.id).display_name, 'former member');
+  t.is((server.stores.db.prepare('SELECT count(*) AS n FROM model_invitations WHERE model_id = ?').get(w.modelId) as { n: number }).n, 2, 'only the other people\'s invitations are left');
+});
