@@ -12,6 +12,8 @@ const acceptableId = /^[A-Za-z0-9._-]{1,64}$/;
 export function requestLog(log: Log) {
   return async (ctx: Context & { state: AppState }, next: Next) => {
     const started = process.hrtime.bigint();
+    // Taken now: a mounted app (the demo provider) rewrites the URL on its way in.
+    const path = ctx.path;
     const incoming = ctx.get('X-Request-Id');
     const requestId = acceptableId.test(incoming) ? incoming : crypto.randomUUID();
     ctx.state.requestId = requestId;
@@ -23,7 +25,7 @@ export function requestLog(log: Log) {
       ctx.state.log.info(
         {
           method: ctx.method,
-          path: ctx.path,
+          path,
           status: ctx.res.writableFinished ? ctx.status : 499,
           ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
           remote: ctx.ip,
