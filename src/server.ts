@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type tls from 'node:tls';
 import type Koa from 'koa';
@@ -53,6 +54,17 @@ export const tlsPolicy = {
   honorCipherOrder: true,
 } as const satisfies tls.SecureContextOptions;
 
+/** Starts `server` listening; resolves with the port (the chosen one when `port` is 0), rejects on EADDRINUSE and the like. */
+export function listenOn(server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
 export async function listen(app: Koa<any>, options: ListenOptions, log: Log): Promise<RunningServer> {
   const httpOptions = { maxHeaderSize: options.maxHeaderSize, requestTimeout: options.requestTimeoutMs, headersTimeout: 60_000 };
   const source = options.tls;
@@ -74,14 +86,7 @@ export async function listen(app: Koa<any>, options: ListenOptions, log: Log): P
     const status = code === 'header_too_large' ? '431 Request Header Fields Too Large' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOn(server, options.port, options.host);
   return {
     server,
     port,

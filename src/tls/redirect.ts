@@ -4,8 +4,8 @@
  * HTTPS, where HSTS then keeps it.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Log } from '../log.ts';
+import { listenOn } from '../server.ts';
 
 export interface RedirectListener {
   port: number;
@@ -19,14 +19,7 @@ export async function listenRedirect(options: { host: string; port: number; publ
     res.writeHead(308, { Location: `${options.publicUrl}${pathAndQuery}`, 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
     res.end('This server speaks HTTPS only.\n');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOn(server, options.port, options.host);
   log.info({ port, to: options.publicUrl }, 'plain HTTP listener redirects to HTTPS');
   return {
     port,

@@ -51,3 +51,15 @@ export async function startSmtpSink(t: ExecutionContext): Promise<SmtpSink> {
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return sink;
 }
+
+/** The server settings that send mail through `sink`, over STARTTLS with its password. */
+export function smtpEnv(sink: SmtpSink): Record<string, string> {
+  return {
+    MODELSHARE_SMTP_HOST: '127.0.0.1',
+    MODELSHARE_SMTP_PORT: String(sink.port),
+    MODELSHARE_SMTP_CA_FILE: sink.caFile,
+    MODELSHARE_SMTP_USERNAME: sink.username,
+    MODELSHARE_SMTP_PASSWORD: sink.password,
+    MODELSHARE_SMTP_FROM: 'Modelshare <noreply@firm.example>',
+  };
+}

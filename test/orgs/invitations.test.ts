@@ -8,22 +8,13 @@ import { formField } from '../helpers/browser.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { orgWorld, people } from '../helpers/orgs.ts';
 import { signIn } from '../helpers/sign-in.ts';
-import { startSmtpSink } from '../helpers/smtp-sink.ts';
+import { smtpEnv, startSmtpSink } from '../helpers/smtp-sink.ts';
 
 const outsider = (name: string) => ({ sub: name, email: `${name}@out.example`, email_verified: true, name });
 
 test('invitations: mailed, shown at sign-in, answered by their invitee only, capped and expiring', async (t) => {
   const sink = await startSmtpSink(t);
-  const world = await orgWorld(t, {
-    MODELSHARE_SMTP_HOST: '127.0.0.1',
-    MODELSHARE_SMTP_PORT: String(sink.port),
-    MODELSHARE_SMTP_CA_FILE: sink.caFile,
-    MODELSHARE_SMTP_USERNAME: sink.username,
-    MODELSHARE_SMTP_PASSWORD: sink.password,
-    MODELSHARE_SMTP_FROM: 'Modelshare <noreply@firm.example>',
-    MODELSHARE_INVITATIONS_MAX_PENDING_PER_INVITEE: '1',
-    MODELSHARE_INVITATIONS_MAX_SENT_PER_HOUR: '3',
-  });
+  const world = await orgWorld(t, { ...smtpEnv(sink), MODELSHARE_INVITATIONS_MAX_PENDING_PER_INVITEE: '1', MODELSHARE_INVITATIONS_MAX_SENT_PER_HOUR: '3' });
   const { call, firm, rival } = world;
   const ada = await world.login(people.ada);
   const rita = await world.login(people.rita);

@@ -7,7 +7,7 @@ import test from 'ava';
 import { eventually } from '../helpers/eventually.ts';
 import { orgWorld, people } from '../helpers/orgs.ts';
 import { digestHeader } from '../helpers/people.ts';
-import { startSmtpSink } from '../helpers/smtp-sink.ts';
+import { smtpEnv, startSmtpSink } from '../helpers/smtp-sink.ts';
 import { events, openSse } from '../helpers/sse.ts';
 
 test('switching sharing off for a member stops their write-outs and ends their open streams at once', async (t) => {
@@ -92,14 +92,7 @@ test('an outsider invited to an organization\'s model joins it as a partner and 
 
 test('a model invitation is mailed through the relay when SMTP is set', async (t) => {
   const sink = await startSmtpSink(t);
-  const world = await orgWorld(t, {
-    MODELSHARE_SMTP_HOST: '127.0.0.1',
-    MODELSHARE_SMTP_PORT: String(sink.port),
-    MODELSHARE_SMTP_CA_FILE: sink.caFile,
-    MODELSHARE_SMTP_USERNAME: sink.username,
-    MODELSHARE_SMTP_PASSWORD: sink.password,
-    MODELSHARE_SMTP_FROM: 'Modelshare <noreply@firm.example>',
-  });
+  const world = await orgWorld(t, smtpEnv(sink));
   const ada = await world.login(people.ada);
   const created = await world.call('POST', '/api/v1/models', ada.token, { name: 'Mailed model' });
   const invited = await world.call('POST', `/api/v1/models/${created.body['id']}/invitations`, ada.token, { email: people.bob.email, role: 'editor' });
