@@ -56,11 +56,6 @@ export function openText(keys: Keyring, place: SealedPlace, sealed: Buffer): str
   return open(keys, place, sealed).toString('utf8');
 }
 
-/** The data key id a sealed value was made with. */
-export function sealedKeyId(sealed: Buffer): string {
-  return sealed.subarray(1, 17).toString('hex');
-}
-
 const indexKeys = new WeakMap<Keyring, Map<string, Buffer>>();
 
 /**

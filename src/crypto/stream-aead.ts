@@ -108,10 +108,6 @@ export class SegmentOpener {
     this.#lastIndex = Math.max(0, Math.ceil(plaintextSize / segmentSize) - 1);
   }
 
-  static keyId(header: Buffer): string {
-    return header.subarray(8, 24).toString('hex');
-  }
-
   get lastIndex(): number {
     return this.#lastIndex;
   }

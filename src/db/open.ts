@@ -34,8 +34,3 @@ export function openDatabase(file: string, options: OpenOptions): Db {
   db.pragma('foreign_keys = ON');
   return db;
 }
-
-/** Runs `work` in an IMMEDIATE transaction: it takes the write lock first, so it never deadlocks. */
-export function transaction<T>(db: Db, work: () => T): T {
-  return db.transaction(work).immediate();
-}

@@ -4,12 +4,14 @@
  * of racing writers exactly one wins, the others get 409 and their bytes are thrown away.
  *
  * Durability order of a write-out: body → sealed blob file fsynced and renamed (BlobService.put) →
- * one short transaction: blob row, packet row, head, event → 201. A crash before the commit leaves a
+ * blob row, packet row, head and event in a short transaction, committed with the others that are
+ * ready (GroupCommit) → 201. A crash before the commit leaves a
  * file the start-up sweep removes; after it, everything the 201 promised is on disk.
  */
 import type { Readable } from 'node:stream';
 import type { BlobInfo, BlobService, StagedBlob } from '../blobs/blob-service.ts';
 import type { Digests } from '../crypto/digest.ts';
+import { GroupCommit } from '../db/group-commit.ts';
 import { AppError } from '../errors.ts';
 import type { Actor } from '../http/authenticate.ts';
 import type { Baseline, Packet } from './history-repo.ts';
@@ -33,9 +35,11 @@ export class HistoryService {
   readonly #blobs: BlobService;
   readonly #models: ModelsService;
   readonly #limits: Limits;
+  readonly #groups: GroupCommit;
 
   constructor(deps: SharingDeps, blobs: BlobService, models: ModelsService, limits: Limits) {
     this.#d = deps;
+    this.#groups = new GroupCommit(deps.db);
     this.#blobs = blobs;
     this.#models = models;
     this.#limits = limits;
@@ -62,7 +66,7 @@ export class HistoryService {
       throw this.#notUpToDate(model.head);
     }
     const staged = await this.#blobs.put(input.body, { dataKeyId: model.dataKeyId, maxBytes: this.#limits.packetBytes, expected: input.expected });
-    const outcome = this.#commit(staged, (): Outcome<Packet> => {
+    const outcome = await this.#commit((): Outcome<Packet> => {
       const current = this.#d.models.get(modelId);
       if (!current || current.deletedAt) return { gone: true };
       if (input.idempotencyKey) {
@@ -97,7 +101,7 @@ export class HistoryService {
     }
     if (this.#d.history.baseline(modelId, input.seq)) throw new AppError('conflict', `There is already a baseline as of packet ${input.seq}`);
     const staged = await this.#blobs.put(input.body, { dataKeyId: model.dataKeyId, maxBytes: this.#limits.baselineBytes, expected: input.expected });
-    const outcome = this.#commit(staged, (): Outcome<Baseline> => {
+    const outcome = await this.#commit((): Outcome<Baseline> => {
       const current = this.#d.models.get(modelId);
       if (!current || current.deletedAt) return { gone: true };
       if (current.head !== input.seq || this.#d.history.baseline(modelId, input.seq)) return { conflict: current.head };
@@ -114,10 +118,10 @@ export class HistoryService {
     return result.ok;
   }
 
-  /** Runs the commit transaction for a staged blob; on anything but success the blob is discarded. */
-  #commit<T>(staged: StagedBlob, work: () => Outcome<T>): Outcome<T> | { error: unknown } {
+  /** Commits the rows of a staged blob in the next group commit; says how it went instead of throwing. */
+  async #commit<T>(work: () => Outcome<T>): Promise<Outcome<T> | { error: unknown }> {
     try {
-      return this.#d.db.transaction(work).immediate();
+      return await this.#groups.run(work);
     } catch (error) {
       return { error };
     }
