@@ -3,9 +3,10 @@ import Router from '@koa/router';
 import { actorOf, requireScope } from '../http/authenticate.ts';
 import { readJson } from '../http/body.ts';
 import type { AppState } from '../http/state.ts';
+import { parseInput } from '../http/input.ts';
 import type { Person } from './people.ts';
 import { presentMe, presentProfile, type MeStatus } from './present.ts';
-import { createToken, parseInput, profilePatch } from './schema.ts';
+import {createToken, profilePatch} from './schema.ts';
 import type { IdentityService } from './service.ts';
 
 const day = 86_400_000;

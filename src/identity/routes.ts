@@ -10,10 +10,11 @@ import { actorOf, assertCsrf, sessionCookie } from '../http/authenticate.ts';
 import { readParams } from '../http/body.ts';
 import { AttemptLimiter } from '../http/rate-limit.ts';
 import type { AppState } from '../http/state.ts';
+import { parseInput } from '../http/input.ts';
 import type { SafeHtml } from '../web/html.ts';
 import type { Person } from './people.ts';
 import { chooserPage, deviceConfirmPage, deviceDonePage, deviceEntryPage, homePage } from './pages.ts';
-import { deviceStart, parseInput, returnTo, revokeRequest, tokenRequest } from './schema.ts';
+import {deviceStart, returnTo, revokeRequest, tokenRequest} from './schema.ts';
 import { OAuthError, type IdentityService } from './service.ts';
 
 const loginCookie = '__Host-ms_login';

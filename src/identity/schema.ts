@@ -1,17 +1,5 @@
 /** Input of the sign-in and token calls, checked at the edge; past here values are typed. */
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
-
-/** Parses with a zod schema; a mismatch is a 400 naming the fields. */
-export function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
-  const result = schema.safeParse(input);
-  if (!result.success) {
-    throw new AppError('validation_failed', 'The request does not match what this call accepts', {
-      extra: { errors: result.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message })) },
-    });
-  }
-  return result.data;
-}
 
 /** `return_to` must be a path on this site: not `//host`, not `/\host`, no scheme, no control characters. */
 export const returnTo = z

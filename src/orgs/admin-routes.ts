@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import { actorOf, requireServerAdmin } from '../http/authenticate.ts';
 import { readJson } from '../http/body.ts';
 import type { AppState } from '../http/state.ts';
-import { parseInput } from '../identity/schema.ts';
+import { parseInput } from '../http/input.ts';
 import { presentOrganization } from './present.ts';
 import { createOrganization, updateOrganization } from './schema.ts';
 import type { OrganizationsService } from './service.ts';

@@ -6,7 +6,7 @@ import Router from '@koa/router';
 import { actorOf, assertCsrf, requireScope } from '../http/authenticate.ts';
 import { readParams } from '../http/body.ts';
 import type { AppState } from '../http/state.ts';
-import { parseInput } from '../identity/schema.ts';
+import { parseInput } from '../http/input.ts';
 import { html, type SafeHtml } from '../web/html.ts';
 import type { Person } from '../identity/people.ts';
 import { page } from './schema.ts';

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { actorOf, requireScope } from '../http/authenticate.ts';
 import { readJson } from '../http/body.ts';
 import type { AppState } from '../http/state.ts';
-import { parseInput } from '../identity/schema.ts';
+import { parseInput } from '../http/input.ts';
 import { presentBlock, presentMember, presentOrganizationFor, presentOrgInvitation } from './present.ts';
 import type { Organization } from './repo.ts';
 import { block, invite, organizationSwitch, updateMember } from './schema.ts';

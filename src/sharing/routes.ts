@@ -11,7 +11,7 @@ import { actorOf, requireScope } from '../http/authenticate.ts';
 import { readJson } from '../http/body.ts';
 import { sendBlob } from '../http/download.ts';
 import type { AppState } from '../http/state.ts';
-import { parseInput } from '../identity/schema.ts';
+import { parseInput } from '../http/input.ts';
 import type { SharingGate } from '../orgs/sharing-gate.ts';
 import { openEventStream } from './event-stream.ts';
 import type { EventLog } from './events.ts';

@@ -69,3 +69,36 @@ test('SIGKILL during a stream of write-outs loses no acknowledged packet and lea
   restarted.child.kill('SIGTERM');
   await restarted.exited;
 });
+
+test('SIGTERM lets a write-out in flight finish with its 201, then the server exits cleanly', async (t) => {
+  const dir = tmpDir(t);
+  const env = { MODELSHARE_DATA_DIR: dir, MODELSHARE_DEMO_ENABLED: 'off' };
+  const token = runCommand(['admin', 'token', '--email', 'drain@firm.example'], env).stdout.trim();
+  const server = await spawnServer(t, env);
+  const call = api(server, token);
+  const model = (await (await call('POST', '/api/v1/models', { json: { name: 'Drain' } })).json()) as { id: string };
+  const body = crypto.randomBytes(4 * 1024 * 1024);
+  const https = await import('node:https');
+  const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = https.request(`${server.url}/api/v1/models/${model.id}/packets?base=0`, {
+      method: 'POST',
+      ca: server.ca,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': String(body.length), 'content-digest': digestHeader(body) },
+    }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+    });
+    req.on('error', reject);
+    // Half the body, then SIGTERM, then the rest: the request was in flight when the signal came.
+    req.write(body.subarray(0, body.length / 2), () => {
+      server.child.kill('SIGTERM');
+      setTimeout(() => req.end(body.subarray(body.length / 2)), 200);
+    });
+  });
+  const result = await answered;
+  t.is(result.status, 201, result.body);
+  t.like(JSON.parse(result.body), { seq: 1, digest: digestHeader(body) });
+  t.deepEqual(await server.exited, { code: 0, signal: null });
+  t.regex(server.output(), /shutting down: finishing requests in flight/);
+});
