@@ -45,6 +45,7 @@ export class Keyring {
   readonly #db: Db;
   readonly #source: MasterKeySource;
   readonly #cache = new Map<string, Buffer>();
+  readonly #singletons = new Map<DataKeyPurpose, string>();
   readonly #sql;
 
   constructor(db: Db, source: MasterKeySource) {
@@ -86,7 +87,13 @@ export class Keyring {
 
   /** The single data key of a purpose such as `personal`, created the first time it is asked for. */
   singleton(purpose: DataKeyPurpose): string {
-    return this.#db.transaction(() => this.#sql.byPurpose.get(purpose)?.id ?? this.create(purpose)).immediate();
+    // Remembered: once it exists it never changes, and this is asked on hot paths (every audit record).
+    let id = this.#singletons.get(purpose);
+    if (!id) {
+      id = this.#db.transaction(() => this.#sql.byPurpose.get(purpose)?.id ?? this.create(purpose)).immediate();
+      this.#singletons.set(purpose, id);
+    }
+    return id;
   }
 
   /** The plaintext data key; unwrapped once and then kept in memory. */

@@ -46,6 +46,14 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/**
+ * The keyed blind index of an e-mail address: the one way every table (people, invitations) finds a
+ * sealed address by equality, so the index of one place always matches the others'.
+ */
+export function emailIndex(keys: Keyring, email: string): Buffer {
+  return blindIndex(keys, keys.singleton('personal'), 'people.email', normalizeEmail(email));
+}
+
 export class People {
   readonly #db: Db;
   readonly #keys: Keyring;
@@ -93,7 +101,7 @@ export class People {
   }
 
   #emailIndex(email: string): Buffer {
-    return blindIndex(this.#keys, this.#keyId, 'people.email', normalizeEmail(email));
+    return emailIndex(this.#keys, email);
   }
 
   /** Creates or updates the person a provider vouches for, as of this sign-in. */

@@ -5,8 +5,9 @@
 import crypto from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import type { Keyring } from '../crypto/keyring.ts';
-import { blindIndex, openText, seal } from '../crypto/sealed.ts';
+import { openText, seal } from '../crypto/sealed.ts';
 import type { Db } from '../db/open.ts';
+import { emailIndex } from '../identity/people.ts';
 
 export type InvitationStatus = 'pending' | 'accepted' | 'declined' | 'revoked';
 
@@ -64,9 +65,9 @@ export class InvitationRepo {
     };
   }
 
-  /** The blind index of an address (normalized by the caller), the same one people.email uses. */
+  /** The blind index of an address, the same one people.email uses. */
   emailIndex(email: string): Buffer {
-    return blindIndex(this.#keys, this.#keyId, 'people.email', email);
+    return emailIndex(this.#keys, email);
   }
 
   #open(row: InvitationRow): OrgInvitation {

@@ -4,10 +4,10 @@
  * of PROTOCOL.md hold here: pending invitations per invitee, invitations sent per person per hour.
  */
 import crypto from 'node:crypto';
-import { blindIndex, openText, seal } from '../crypto/sealed.ts';
+import { openText, seal } from '../crypto/sealed.ts';
 import { AppError } from '../errors.ts';
 import type { Actor } from '../http/authenticate.ts';
-import { normalizeEmail, type Person } from '../identity/people.ts';
+import { emailIndex, normalizeEmail, type Person } from '../identity/people.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { InvitationSource, PendingInvitation } from '../orgs/invitation-source.ts';
 import type { ModelsService, SharingDeps } from './models-service.ts';
@@ -70,7 +70,7 @@ export class ModelInvitations implements InvitationSource {
   }
 
   #index(email: string): Buffer {
-    return blindIndex(this.#d.keys, this.#d.keys.singleton('personal'), 'people.email', normalizeEmail(email));
+    return emailIndex(this.#d.keys, email);
   }
 
   #open(row: InvitationRow): ModelInvitation {

@@ -3,10 +3,9 @@
  * an erase removes. Packets and baselines stay (they are the firm's model) and keep the author id,
  * which then reads "former member"; an erased owner's models wait for an organization admin to re-own.
  */
-import { blindIndex } from '../crypto/sealed.ts';
 import type { Keyring } from '../crypto/keyring.ts';
 import type { Db } from '../db/open.ts';
-import { normalizeEmail, type People } from '../identity/people.ts';
+import { emailIndex, type People } from '../identity/people.ts';
 import type { PersonalDataSource } from '../privacy/service.ts';
 
 export function sharingPersonalData(db: Db, keys: Keyring, people: People): PersonalDataSource {
@@ -19,14 +18,14 @@ export function sharingPersonalData(db: Db, keys: Keyring, people: People): Pers
     deleteInvitations: db.prepare('DELETE FROM model_invitations WHERE email_index = ?'),
     leaveModels: db.prepare("DELETE FROM model_members WHERE person_id = ? AND role <> 'owner'"),
   };
-  const emailIndex = (personId: string) => {
+  const indexOf = (personId: string) => {
     const email = people.get(personId)?.email;
-    return email ? blindIndex(keys, keys.singleton('personal'), 'people.email', normalizeEmail(email)) : undefined;
+    return email ? emailIndex(keys, email) : undefined;
   };
   return {
     name: 'models',
     exportFor(personId) {
-      const index = emailIndex(personId);
+      const index = indexOf(personId);
       return {
         memberships: sql.memberships.all(personId),
         packets_written: sql.packets.get(personId)!.n,
@@ -34,7 +33,7 @@ export function sharingPersonalData(db: Db, keys: Keyring, people: People): Pers
       };
     },
     erase(personId) {
-      const index = emailIndex(personId);
+      const index = indexOf(personId);
       if (index) sql.deleteInvitations.run(index);
       sql.leaveModels.run(personId);
     },
