@@ -17,6 +17,7 @@ export const errorCatalog = {
   conflict: { status: 409, title: 'The request conflicts with the current state' },
   not_up_to_date: { status: 409, title: 'The model has moved on; read in first' },
   history_pruned: { status: 410, title: 'That part of the history was removed by the retention policy' },
+  events_expired: { status: 410, title: 'The events asked for are older than the replay window' },
   length_required: { status: 411, title: 'A Content-Length or chunked body is required' },
   payload_too_large: { status: 413, title: 'The request body is larger than the limit' },
   unsupported_media_type: { status: 415, title: 'This content type is not accepted here' },

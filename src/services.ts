@@ -15,6 +15,9 @@ import { OrganizationsService } from './orgs/service.ts';
 import { PrivacyService } from './privacy/service.ts';
 import { sharingPersonalData } from './sharing/personal-data.ts';
 import { createSharing, type Sharing } from './sharing/setup.ts';
+import type { Authenticator } from './http/authenticate.ts';
+import { RateLimits } from './http/limits.ts';
+import { identityAuthenticator } from './identity/authenticator.ts';
 
 export interface Services {
   audit: AuditService;
@@ -26,6 +29,10 @@ export interface Services {
   /** The mail relay of `smtp`, when one is configured. */
   mailer: Mailer | undefined;
   demo: DemoProvider | undefined;
+  /** Turns tokens and session cookies into actors, for the router. */
+  authenticator: Authenticator;
+  /** Rate limits of the sign-in, token and device endpoints and of failed tokens. */
+  limits: RateLimits;
   start(): void;
   stop(): void;
 }
@@ -71,6 +78,7 @@ export function createServices(config: Config, stores: Stores, clock: Clock, log
     mailer,
     publicUrl: config.public_url,
   });
+  const authenticator = identityAuthenticator(identity, audit);
   const privacy = new PrivacyService({ db: stores.db, clock, log, audit, identity, orgs });
   const sharing = createSharing({
     config,
@@ -84,6 +92,7 @@ export function createServices(config: Config, stores: Stores, clock: Clock, log
     assertInvitationLimits: (senderId, email) => orgs!.invitations.assertLimits(senderId, email),
     displayName: (personId) => identity.publicPerson(personId).display_name,
     mailer,
+    stillValid: (actor) => authenticator.stillValid(actor),
   });
   // Model invitations join the list of GET /api/v1/invitations and count toward the same caps.
   orgs.invitations.addSource(sharing.invitations);
@@ -96,6 +105,8 @@ export function createServices(config: Config, stores: Stores, clock: Clock, log
     sharing,
     mailer,
     demo,
+    authenticator,
+    limits: new RateLimits({ perAddress: config.rate_limits.per_address, failedTokens: config.rate_limits.failed_tokens }),
     start: () => identity.providers.start(),
     stop: () => identity.providers.stop(),
   };

@@ -2,6 +2,7 @@
  * The file-system blob backend: `<dir>/<first two hex digits>/<id>` for published blobs and
  * `<dir>/staging/<id>` while one is written.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -99,7 +100,8 @@ export function fsBackend(dir: string): BlobBackend {
     },
 
     async check() {
-      const probe = path.join(staging, `.ready-${process.pid}`);
+      // A name of its own: two readiness checks at once must not remove each other's probe.
+      const probe = path.join(staging, `.ready-${process.pid}-${crypto.randomUUID()}`);
       await fsp.writeFile(probe, '');
       await fsp.rm(probe);
     },

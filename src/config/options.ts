@@ -92,6 +92,7 @@ export const options = {
     }),
     admins: strings('E-mail addresses of server admins (verified addresses only).', []),
     login_lifetime: duration('How long a browser sign-in may take, from leaving for the provider to coming back.', '10m', '1m'),
+    clock_skew: duration('How far an ID token\'s issue time may lie in the future (clocks of the provider and this server differ a little).', '2m', '0ms'),
     session_idle: duration('A browser session ends after this long without use.', '8h', '1m'),
     session_lifetime: duration('A browser session ends this long after sign-in, however active.', '7d', '1m'),
     access_token_lifetime: duration('Lifetime of the access tokens of desktop clients.', '1h', '1m'),
@@ -153,6 +154,13 @@ export const options = {
   },
   events: {
     heartbeat: duration('How often an idle notification stream sends a comment line, so proxies keep it open.', '15s', '100ms'),
+    recheck: duration('How often an open stream re-checks its token or session and the access of its person (a revoked token, a removed member or a switched-off person loses the stream within this time).', '5s', '50ms'),
+    replay_window: duration('How far back Last-Event-ID may reach; a client that asks for older events gets 410 events_expired and joins again.', '7d', '1m'),
+    max_streams_per_person: integer('Event streams one person may keep open at once (more get 429).', 10, 1, 1000),
+  },
+  rate_limits: {
+    per_address: integer('Requests per minute from one client address to each sign-in, token and device endpoint.', 60, 1, 100000),
+    failed_tokens: integer('Bad bearer tokens per minute from one client address before it is turned away with 429.', 20, 1, 100000),
   },
   log: {
     level: oneOf('Log level.', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal']),

@@ -1,15 +1,14 @@
 /**
- * Who is calling: a bearer token (desktop clients, personal access tokens, break-glass) or a browser
- * session cookie. The result is `ctx.state.actor`; the gates below decide what it may do. Browser
- * sessions must prove each unsafe request with the session's CSRF token (header `X-CSRF-Token` on the
- * API; the `_csrf` form field on server-rendered pages, checked by their handlers with assertCsrf).
+ * Who is calling. A route takes exactly one kind of credential (see `Access` in route-table.ts): a
+ * bearer token (desktop clients, personal access tokens, break-glass) or a browser session cookie.
+ * These functions read one kind each; the router calls the one the route declares and ignores the
+ * other, so a token never opens a browser page and a session cookie never opens the API.
  */
 import crypto from 'node:crypto';
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import { AppError } from '../errors.ts';
 import type { Person } from '../identity/people.ts';
 import type { Scope } from '../identity/tokens.ts';
-import type { AppState } from './state.ts';
 
 export const sessionCookie = '__Host-ms_session';
 
@@ -20,78 +19,50 @@ export interface Actor {
   sessionId?: string;
   csrfToken?: string;
   tokenId?: string;
+  /** When the credential stops being valid (event streams close then). */
+  expiresAt?: Date | undefined;
 }
 
 /** Resolves credentials to an actor; supplied by the identity domain. */
 export interface Authenticator {
   bearer(token: string, ctx: Context): Actor | undefined;
   session(secret: string): Actor | undefined;
+  /** Whether the credential behind `actor` is still valid now (for long-lived event streams). */
+  stillValid(actor: Actor): boolean;
 }
 
-const unsafe = (method: string) => !['GET', 'HEAD', 'OPTIONS'].includes(method);
-
-function safeEqual(a: string, b: string): boolean {
+export function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && crypto.timingSafeEqual(x, y);
 }
 
-export function authenticate(authenticator: Authenticator) {
-  return async (ctx: Context & { state: AppState }, next: Next) => {
-    // Only Bearer credentials are ours; another scheme (Basic, for the demo provider's token
-    // endpoint) is left to whoever it is meant for, and counts as no credentials here.
-    const header = ctx.get('Authorization');
-    if (/^bearer /i.test(header)) {
-      const match = /^bearer ([\x21-\x7e]{1,512})$/i.exec(header);
-      const actor = match ? authenticator.bearer(match[1]!, ctx) : undefined;
-      if (!actor) {
-        throw new AppError('unauthorized', 'The access token is not valid, or has expired or been revoked', {
-          headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
-        });
-      }
-      ctx.state.actor = actor;
-    } else {
-      const secret = ctx.cookies.get(sessionCookie);
-      const actor = secret ? authenticator.session(secret) : undefined;
-      if (actor) {
-        ctx.state.actor = actor;
-        if (unsafe(ctx.method) && ctx.path.startsWith('/api/') && !safeEqual(ctx.get('X-CSRF-Token'), actor.csrfToken!)) {
-          throw new AppError('csrf_failed', 'Send the X-CSRF-Token header with every change made from a browser');
-        }
-      }
-    }
-    await next();
-  };
+/**
+ * The bearer token of the request: `none` without an `Authorization: Bearer` header, `malformed`
+ * for one that cannot be a token of ours. Other schemes (Basic, for the demo provider) count as none.
+ */
+export function bearerToken(ctx: Context): string | 'none' | 'malformed' {
+  const header = ctx.get('Authorization');
+  if (!/^bearer /i.test(header)) return 'none';
+  const match = /^bearer ([\x21-\x7e]{1,512})$/i.exec(header);
+  return match ? match[1]! : 'malformed';
 }
 
-/** For form posts of server-rendered pages: the `_csrf` field must be the session's token. */
+export const invalidToken = () =>
+  new AppError('unauthorized', 'The access token is not valid, or has expired or been revoked', { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+
+export const tokenRequired = () =>
+  new AppError('unauthorized', 'This call needs an access token (Authorization: Bearer)', { headers: { 'WWW-Authenticate': 'Bearer' } });
+
+/** The browser session of the request, if its cookie names a live one. */
+export function sessionActor(ctx: Context, authenticator: Authenticator): Actor | undefined {
+  const secret = ctx.cookies.get(sessionCookie);
+  return secret ? authenticator.session(secret) : undefined;
+}
+
+/** For form posts of server-rendered pages: the `_csrf` field (or `X-CSRF-Token`) must be the session's token. */
 export function assertCsrf(actor: Actor, provided: unknown): void {
-  if (actor.via !== 'session') return;
-  if (typeof provided !== 'string' || !safeEqual(provided, actor.csrfToken!)) {
+  if (typeof provided !== 'string' || !safeEqual(provided, actor.csrfToken ?? '')) {
     throw new AppError('csrf_failed', 'The form is out of date or did not come from this site; reload the page and try again');
   }
-}
-
-/** The caller, or a 401. */
-export function actorOf(ctx: { state: AppState }): Actor {
-  if (!ctx.state.actor) throw new AppError('unauthorized', 'Sign in first', { headers: { 'WWW-Authenticate': 'Bearer' } });
-  return ctx.state.actor;
-}
-
-/** Gate: signed in, with a token that carries `scope` (sessions carry every scope of their person). */
-export function requireScope(scope: Scope) {
-  return async (ctx: Context & { state: AppState }, next: Next) => {
-    const actor = actorOf(ctx);
-    if (!actor.scopes.includes(scope)) throw new AppError('insufficient_scope', `This call needs a token with the ${scope} scope`);
-    await next();
-  };
-}
-
-/** Gate: a server admin (from the config, a provider group or a break-glass token). */
-export function requireServerAdmin() {
-  return async (ctx: Context & { state: AppState }, next: Next) => {
-    const actor = actorOf(ctx);
-    if (!actor.person.serverAdmin || !actor.scopes.includes('admin')) throw new AppError('forbidden', 'Only server admins may do this');
-    await next();
-  };
 }

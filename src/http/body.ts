@@ -5,23 +5,64 @@
 import type { Context } from 'koa';
 import { AppError } from '../errors.ts';
 
-async function readText(ctx: Context, limit: number): Promise<string> {
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Reads the body up to `limit` bytes. Past the limit it stops listening without destroying the
+ * request: the 413 still goes out, and the connection closes after it (`Connection: close`), so the
+ * rest is never read. A stream error rejects; nothing here can throw outside the returned promise.
+ */
+function readText(ctx: Context, limit: number): Promise<string> {
   const declared = Number(ctx.get('Content-Length') || 0);
-  if (declared > limit) throw new AppError('payload_too_large', `The body is larger than the limit of ${limit} bytes`, { extra: { limit } });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      // Stop reading: the rest of the body is not wanted, and the connection closes after the answer.
-      ctx.set('Connection', 'close');
-      throw new AppError('payload_too_large', `The body is larger than the limit of ${limit} bytes`, { extra: { limit } });
-    }
-    chunks.push(chunk as Buffer);
+  const tooLarge = () => new AppError('payload_too_large', `The body is larger than the limit of ${limit} bytes`, { extra: { limit } });
+  if (declared > limit) {
+    ctx.set('Connection', 'close');
+    return Promise.reject(tooLarge());
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.includes('\uFFFD')) throw new AppError('bad_request', 'The body is not valid UTF-8');
-  return text;
+  const req = ctx.req;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (error?: unknown) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+      if (error) return reject(error);
+      try {
+        resolve(utf8.decode(Buffer.concat(chunks)));
+      } catch {
+        reject(new AppError('bad_request', 'The body is not valid UTF-8'));
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        ctx.set('Connection', 'close');
+        req.pause();
+        return finish(tooLarge());
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish();
+    const onError = (error: Error) => finish(new AppError('request_incomplete', 'The request body could not be read', { cause: error }));
+    const onAborted = () => finish(new AppError('request_incomplete', 'The request body ended before it was complete'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+    // A listener stays so a late error on a request nobody reads any more cannot end the process.
+    req.on('error', () => {});
+  });
+}
+
+/** True when every string in the value is well-formed UTF-16 (no lone surrogate from a \uD800 escape). */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+function wellFormed(value: unknown): boolean {
+  if (typeof value === 'string') return !loneSurrogate.test(value);
+  if (Array.isArray(value)) return value.every(wellFormed);
+  if (value && typeof value === 'object') return Object.entries(value).every(([k, v]) => !loneSurrogate.test(k) && wellFormed(v));
+  return true;
 }
 
 /** A JSON object body; an empty body is an empty object. */
@@ -36,6 +77,7 @@ export async function readJson(ctx: Context, limit: number): Promise<Record<stri
     throw new AppError('malformed_json', 'The body is not valid JSON');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new AppError('validation_failed', 'The body must be a JSON object');
+  if (!wellFormed(value)) throw new AppError('malformed_json', 'The body holds a string that is not valid Unicode (a lone surrogate)');
   return value as Record<string, unknown>;
 }
 

@@ -4,11 +4,10 @@
  * healthcheck use these; they reveal nothing but the state of each check (and the certificate's
  * expiry, which every TLS client sees anyway).
  */
-import Router from '@koa/router';
 import type { Db } from '../db/open.ts';
 import type { BlobService } from '../blobs/blob-service.ts';
 import { AppError } from '../errors.ts';
-import type { AppState } from './state.ts';
+import { access, route, type AnyRoute } from './route-table.ts';
 
 export interface ReadinessCheck {
   name: string;
@@ -23,32 +22,31 @@ export interface CheckReport {
   details?: Record<string, unknown>;
 }
 
-export function healthRouter(checks: ReadinessCheck[]) {
-  const router = new Router<AppState>();
-  router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
-  });
-  router.get('/readyz', async (ctx) => {
-    const results: Record<string, string> = {};
-    const details: Record<string, Record<string, unknown>> = {};
-    let failing = false;
-    for (const check of checks) {
-      try {
-        const report = await check.run();
-        results[check.name] = report?.state ?? 'ok';
-        if (report?.details) details[check.name] = report.details;
-      } catch (error) {
-        ctx.state.log.warn({ check: check.name, err: error }, 'readiness check failed');
-        results[check.name] = 'failing';
-        failing = true;
-      }
-    }
-    if (failing) {
-      throw new AppError('service_unavailable', 'A readiness check is failing', { extra: { checks: results } });
-    }
-    ctx.body = { status: 'ready', checks: results, ...details };
-  });
-  return router;
+export function healthRoutes(checks: ReadinessCheck[]): AnyRoute[] {
+  return [
+    route({ method: 'GET', path: '/healthz', summary: 'The process is alive', access: access.public, handler: () => ({ status: 'ok' }) }),
+    route({
+      method: 'GET', path: '/readyz', summary: 'The server can serve: database, blob storage, certificate', access: access.public,
+      handler: async (_input, ctx) => {
+        const results: Record<string, string> = {};
+        const details: Record<string, Record<string, unknown>> = {};
+        let failing = false;
+        for (const check of checks) {
+          try {
+            const report = await check.run();
+            results[check.name] = report?.state ?? 'ok';
+            if (report?.details) details[check.name] = report.details;
+          } catch (error) {
+            ctx.state.log.warn({ check: check.name, err: error }, 'readiness check failed');
+            results[check.name] = 'failing';
+            failing = true;
+          }
+        }
+        if (failing) throw new AppError('service_unavailable', 'A readiness check is failing', { extra: { checks: results } });
+        return { status: 'ready', checks: results, ...details };
+      },
+    }),
+  ];
 }
 
 export function databaseCheck(db: Db): ReadinessCheck {

@@ -47,7 +47,8 @@ export function problemMiddleware() {
       if (ctx.body === undefined || ctx.body === null) {
         if (ctx.status === 404) throw new AppError('not_found', 'There is no resource at this address');
         if (ctx.status === 405) throw new AppError('method_not_allowed', `This address accepts ${ctx.response.get('Allow')}`);
-        if (ctx.status === 501) throw new AppError('not_implemented', 'The server does not support this method');
+        // A method no route knows (PROPFIND, TRACE) is not a server fault: 405, like any method a path does not take.
+        if (ctx.status === 501) throw new AppError('method_not_allowed', 'This address does not accept that method');
       }
     } catch (error) {
       let known = toAppError(error);
@@ -62,6 +63,9 @@ export function problemMiddleware() {
         ctx.req.socket.destroy();
         return;
       }
+      // A body left unread (refused before it was read, or past a limit) is not read to the end to
+      // keep the connection: it closes after this answer.
+      if (!ctx.req.readableEnded) ctx.set('Connection', 'close');
       ctx.remove('Content-Digest');
       ctx.remove('Content-Range');
       ctx.remove('ETag');

@@ -14,6 +14,8 @@ export function requestLog(log: Log) {
     const started = process.hrtime.bigint();
     // Taken now: a mounted app (the demo provider) rewrites the URL on its way in.
     const path = ctx.path;
+    // Also taken now: once the client has gone, its socket no longer knows its address.
+    const remote = ctx.ip;
     const incoming = ctx.get('X-Request-Id');
     const requestId = acceptableId.test(incoming) ? incoming : crypto.randomUUID();
     ctx.state.requestId = requestId;
@@ -28,7 +30,7 @@ export function requestLog(log: Log) {
           path,
           status: ctx.res.writableFinished ? ctx.status : 499,
           ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
-          remote: ctx.ip,
+          remote,
         },
         'request',
       );

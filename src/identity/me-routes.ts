@@ -1,54 +1,47 @@
-/** `/api/v1/me`: who am I, my profile, and my personal access tokens. */
-import Router from '@koa/router';
-import { actorOf, requireScope } from '../http/authenticate.ts';
-import { readJson } from '../http/body.ts';
-import type { AppState } from '../http/state.ts';
-import { parseInput } from '../http/input.ts';
+/** `/api/v1/me` as its part of the route table: who am I, my profile, and my personal access tokens. */
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+import { access, route, type AnyRoute } from '../http/route-table.ts';
 import type { Person } from './people.ts';
 import { presentMe, presentProfile, type MeStatus } from './present.ts';
-import {createToken, profilePatch} from './schema.ts';
+import { createToken, profilePatch } from './schema.ts';
 import type { IdentityService } from './service.ts';
 
 const day = 86_400_000;
 
 export interface MeRouteOptions {
-  bodyLimit: number;
   tokenMaxLifetimeMs: number;
   /** Organizations' view of the caller (memberships, sharing, invitations waiting). */
   statusOf: (person: Person) => MeStatus;
 }
 
-export function meRouter(identity: IdentityService, options: MeRouteOptions) {
-  const router = new Router<AppState>({ prefix: '/api/v1/me' });
+export function meRoutes(identity: IdentityService, options: MeRouteOptions): AnyRoute[] {
   const tokenSchema = createToken(Math.floor(options.tokenMaxLifetimeMs / day));
-
-  router.get('/', requireScope('read'), (ctx) => {
-    const { person } = actorOf(ctx);
-    ctx.body = presentMe(person, identity.profiles.get(person.id), options.statusOf(person));
-  });
-
-  router.patch('/', requireScope('write'), async (ctx) => {
-    const input = parseInput(profilePatch, await readJson(ctx, options.bodyLimit));
-    const actor = actorOf(ctx);
-    const profile = identity.updateProfile(actor, input, ctx.ip);
-    ctx.body = presentProfile(actor.person, profile);
-  });
-
-  router.get('/tokens', requireScope('read'), (ctx) => {
-    ctx.body = { tokens: identity.tokens.listPersonal(actorOf(ctx).person.id) };
-  });
-
-  router.post('/tokens', requireScope('write'), async (ctx) => {
-    const input = parseInput(tokenSchema, await readJson(ctx, options.bodyLimit));
-    const created = identity.createPersonalToken(actorOf(ctx), input.name, input.scopes, input.expires_in_days * day, ctx.ip);
-    ctx.status = 201;
-    ctx.body = created;
-  });
-
-  router.delete('/tokens/:id', requireScope('write'), (ctx) => {
-    identity.revokePersonalToken(actorOf(ctx), ctx.params['id']!, ctx.ip);
-    ctx.status = 204;
-  });
-
-  return router;
+  return [
+    route({
+      method: 'GET', path: '/api/v1/me', summary: 'The caller, their profile and organizations', access: access.token('read'),
+      handler: ({ actor }) => presentMe(actor.person, identity.profiles.get(actor.person.id), options.statusOf(actor.person)),
+    }),
+    route({
+      method: 'PATCH', path: '/api/v1/me', summary: "Change the caller's profile", access: access.token('write'), body: { kind: 'json', schema: profilePatch },
+      handler: ({ actor, body, ip }) => presentProfile(actor.person, identity.updateProfile(actor, body, ip)),
+    }),
+    route({
+      method: 'GET', path: '/api/v1/me/tokens', summary: "The caller's personal access tokens", access: access.token('read'),
+      handler: ({ actor }) => ({ tokens: identity.tokens.listPersonal(actor.person.id) }),
+    }),
+    route({
+      method: 'POST', path: '/api/v1/me/tokens', summary: 'Create a personal access token (shown once)', access: access.token('write'), body: { kind: 'json', schema: tokenSchema }, status: 201,
+      handler: ({ actor, body, ip }) => {
+        // Nothing mints a token wider than the one that asked.
+        const wider = body.scopes.filter((s) => !actor.scopes.includes(s));
+        if (wider.length > 0) throw new AppError('insufficient_scope', `This token cannot create a token with the ${wider.join(', ')} scope`);
+        return identity.createPersonalToken(actor, body.name, body.scopes, body.expires_in_days * day, ip);
+      },
+    }),
+    route({
+      method: 'DELETE', path: '/api/v1/me/tokens/:id', summary: 'Revoke one of the caller’s personal access tokens', access: access.token('write'), params: z.object({ id: z.string() }),
+      handler: ({ actor, params, ip }) => void identity.revokePersonalToken(actor, params.id, ip),
+    }),
+  ];
 }

@@ -54,12 +54,18 @@ interface ProviderState {
 function reasonOf(error: unknown): string {
   let code: string | undefined;
   let claim: string | undefined;
+  let alg: string | undefined;
   let message = '';
-  for (let e = error as { code?: string; message?: string; claim?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+  for (let e = error as { code?: string; message?: string; claim?: string; alg?: string; header?: { alg?: string }; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
     code ??= e.code;
     claim ??= e.claim;
+    alg ??= e.header?.alg ?? e.alg;
     message += ` ${e.message ?? ''}`;
   }
+  // alg "none", or HS256 signed with the client secret: never what the provider's metadata promised.
+  if (/JWS "alg"|"alg" header/.test(message)) return alg === 'none' ? 'id_token_alg_none' : 'id_token_alg_unexpected';
+  const missing = /JWT "(\w+)" \([^)]*\) claim missing/.exec(message);
+  if (missing) return `id_token_${missing[1]}_missing`;
   if (code === 'OAUTH_JWT_CLAIM_COMPARISON_FAILED') return `id_token_${claim ?? 'claim'}_mismatch`;
   if (code === 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED') return 'id_token_expired';
   if (code === 'OAUTH_KEY_SELECTION_FAILED' || /signature verification failed/.test(message)) return 'id_token_signature_invalid';
@@ -68,16 +74,24 @@ function reasonOf(error: unknown): string {
   return 'token_exchange_failed';
 }
 
+/** What the ID token checks need beyond openid-client's: the time, and how far clocks may differ. */
+export interface IdTokenChecks {
+  now(): Date;
+  clockSkewMs: number;
+}
+
 export class OidcProviders {
   readonly #providers = new Map<string, ProviderState>();
   readonly #redirectUri: string;
   readonly #log: Log;
+  readonly #checks: IdTokenChecks;
   #stopped = false;
 
-  constructor(providers: ProviderSettings[], redirectUri: string, log: Log) {
+  constructor(providers: ProviderSettings[], redirectUri: string, log: Log, checks: IdTokenChecks) {
     for (const settings of providers) this.#providers.set(settings.id, { settings, attempts: 0 });
     this.#redirectUri = redirectUri;
     this.#log = log;
+    this.#checks = checks;
   }
 
   /** Starts discovery of every provider; failures are retried in the background. */
@@ -162,6 +176,12 @@ export class OidcProviders {
         idTokenExpected: true,
       });
       claims = tokens.claims() as Record<string, unknown>;
+      // openid-client checks that iat is a number, not that it is in the past: a token "issued" in
+      // the future was made by a clock (or a forger) we must not trust.
+      const iat = claims['iat'];
+      if (typeof iat === 'number' && iat * 1000 > this.#checks.now().getTime() + this.#checks.clockSkewMs) {
+        throw new SignInFailure('id_token_iat_in_future', 'The ID token says it was issued in the future');
+      }
       // Many providers put e-mail, name and groups only in UserInfo; its subject must be the token's.
       const wanted = [settings.claims.email, settings.claims.name, settings.claims.groups];
       if (wanted.some((c) => claims[c] === undefined) && config.serverMetadata().userinfo_endpoint) {
@@ -169,6 +189,7 @@ export class OidcProviders {
         claims = { ...info, ...claims };
       }
     } catch (error) {
+      if (error instanceof SignInFailure) throw error;
       // The provider could not be reached for the code exchange: that is an outage, not a bad answer.
       if (error instanceof TypeError && /fetch failed/.test(error.message)) {
         throw new AppError('provider_unavailable', `The sign-in provider ${settings.name || id} cannot be reached right now; try again in a minute`);

@@ -10,7 +10,7 @@ export interface MeStatus {
 }
 
 /** Every profile field, as the person themselves (and their organization's admins) see it. */
-export function presentProfile(person: Person, profile: Profile) {
+export function presentProfile(person: Person, profile: Profile, options: { inlinePicture?: boolean } = {}) {
   const f = profile.fields;
   return {
     email: person.email,
@@ -23,7 +23,8 @@ export function presentProfile(person: Person, profile: Profile) {
     job_title: f.job_title ?? null,
     phone: f.phone ?? null,
     about_me: f.about_me ?? null,
-    picture: profile.picture ? `data:${profile.picture.type};base64,${profile.picture.data}` : null,
+    // By address, not inline: a list of people must not carry a 256 KiB picture each.
+    picture: !profile.picture ? null : options.inlinePicture ? `data:${profile.picture.type};base64,${profile.picture.data}` : `/api/v1/people/${encodeURIComponent(person.id)}/picture`,
   };
 }
 

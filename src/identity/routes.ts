@@ -1,156 +1,154 @@
 /**
- * The sign-in routes: browser login through a provider, logout, and the desktop (device) login of
- * PROTOCOL.md with its approval pages. The token endpoints answer in OAuth's own error format.
+ * The sign-in routes as their part of the route table: browser login through a provider, logout,
+ * and the desktop (device) login of PROTOCOL.md with its approval pages. The approval pages take
+ * only a browser session with its CSRF token: a bearer token never approves a device login. The
+ * token endpoints answer in OAuth's own error format.
  */
 import crypto from 'node:crypto';
-import Router from '@koa/router';
-import type { Context } from 'koa';
-import { AppError } from '../errors.ts';
-import { actorOf, assertCsrf, sessionCookie } from '../http/authenticate.ts';
-import { readParams } from '../http/body.ts';
-import { AttemptLimiter } from '../http/rate-limit.ts';
-import type { AppState } from '../http/state.ts';
-import { parseInput } from '../http/input.ts';
+import { z } from 'zod';
+import { sessionCookie } from '../http/authenticate.ts';
+import type { RateLimits } from '../http/limits.ts';
+import { access, route, type AnyRoute, type RouteContext } from '../http/route-table.ts';
 import type { SafeHtml } from '../web/html.ts';
 import type { Person } from './people.ts';
 import { chooserPage, deviceConfirmPage, deviceDonePage, deviceEntryPage, homePage } from './pages.ts';
-import {deviceStart, returnTo, revokeRequest, tokenRequest} from './schema.ts';
+import { deviceStart, returnTo, revokeRequest, tokenRequest } from './schema.ts';
 import { OAuthError, type IdentityService } from './service.ts';
 
 const loginCookie = '__Host-ms_login';
 
 export interface IdentityRouteOptions {
   publicUrl: string;
-  bodyLimit: number;
   loginLifetimeMs: number;
   demo: boolean;
-  now: () => Date;
+  limits: RateLimits;
   /** More for the home page of a signed-in person (their pending invitations). */
   homeExtra?: ((person: Person, csrfToken: string) => SafeHtml) | undefined;
 }
 
-export function identityRouter(identity: IdentityService, options: IdentityRouteOptions) {
-  const router = new Router<AppState>();
+const returnToQuery = z.object({ return_to: z.unknown().optional() });
+const userCodeForm = z.object({ user_code: z.string().max(20).default('') });
+const decisionForm = z.object({ user_code: z.string().max(20).default(''), decision: z.enum(['approve', 'deny']) });
+const providerParams = z.object({ provider: z.string() });
+
+export function identityRoutes(identity: IdentityService, options: IdentityRouteOptions): AnyRoute[] {
   const cookie = { httpOnly: true, secure: true, sameSite: 'lax' as const, path: '/', overwrite: true };
-  // A person gets 10 wrong user codes per 15 minutes: with 20^8 codes, guessing one is hopeless.
-  const codeGuesses = new AttemptLimiter(10, 15 * 60_000);
-  const sendPage = (ctx: Context, body: string, status = 200) => {
+  const sendPage = (ctx: RouteContext, body: string, status = 200) => {
     ctx.status = status;
     ctx.type = 'text/html; charset=utf-8';
     ctx.body = body;
   };
-
-  const beginLogin = async (ctx: Context & { state: AppState }, provider: string) => {
-    const target = returnTo.parse(ctx.query['return_to'] ?? '/');
+  const beginLogin = async (ctx: RouteContext, provider: string, target: string) => {
     const browserSecret = crypto.randomBytes(32).toString('base64url');
     const url = await identity.beginBrowserLogin(provider, target, browserSecret);
     ctx.cookies.set(loginCookie, browserSecret, { ...cookie, maxAge: options.loginLifetimeMs });
     ctx.redirect(url.href);
   };
 
-  router.get('/', (ctx) => {
-    const actor = ctx.state.actor;
-    const extra = actor?.via === 'session' && options.homeExtra ? options.homeExtra(actor.person, actor.csrfToken!) : undefined;
-    sendPage(ctx, homePage(actor?.person, actor?.csrfToken, options.demo, extra));
-  });
-
-  router.get('/auth/login', async (ctx) => {
-    const providers = identity.providers.list();
-    if (providers.length === 1) return beginLogin(ctx, providers[0]!.id);
-    sendPage(ctx, chooserPage(providers, returnTo.parse(ctx.query['return_to'] ?? '/'), options.demo));
-  });
-  router.get('/auth/login/:provider', (ctx) => beginLogin(ctx, ctx.params['provider']!));
-
-  router.get('/auth/callback', async (ctx) => {
-    const callbackUrl = new URL(`${options.publicUrl}/auth/callback${ctx.querystring ? `?${ctx.querystring}` : ''}`);
-    const done = await identity.completeBrowserLogin(callbackUrl, ctx.cookies.get(loginCookie), ctx.ip);
-    ctx.cookies.set(loginCookie, null, cookie);
-    ctx.cookies.set(sessionCookie, done.secret, { ...cookie, expires: done.expiresAt });
-    ctx.redirect(done.returnTo);
-  });
-
-  router.post('/auth/logout', async (ctx) => {
-    const actor = actorOf(ctx);
-    const form = await readParams(ctx, options.bodyLimit);
-    assertCsrf(actor, form['_csrf']);
-    if (actor.sessionId) identity.sessions.end(actor.sessionId);
-    ctx.cookies.set(sessionCookie, null, cookie);
-    ctx.status = 303;
-    ctx.redirect('/');
-  });
-
-  // Desktop login: RFC 8628 as PROTOCOL.md specifies it.
-  router.post('/auth/device', async (ctx) => {
-    const input = parseInput(deviceStart, await readParams(ctx, options.bodyLimit));
-    const started = identity.devices.start(input.client_name);
-    const verificationUri = `${options.publicUrl}/device`;
-    ctx.body = { ...started, verification_uri: verificationUri, verification_uri_complete: `${verificationUri}?user_code=${started.user_code}` };
-  });
-
-  router.post('/auth/token', async (ctx) => {
-    try {
-      const input = tokenRequest.safeParse(await readParams(ctx, options.bodyLimit));
-      if (!input.success) throw new OAuthError('invalid_request', 'grant_type must be the device code grant or refresh_token, with its parameter');
-      ctx.body = input.data.grant_type === 'refresh_token' ? identity.refresh(input.data.refresh_token, ctx.ip) : identity.pollDevice(input.data.device_code, ctx.ip);
-    } catch (error) {
-      if (!(error instanceof OAuthError)) throw error;
-      ctx.status = 400;
-      ctx.body = { error: error.error, error_description: error.description };
-    }
-  });
-
-  router.post('/auth/revoke', async (ctx) => {
-    const input = revokeRequest.safeParse(await readParams(ctx, options.bodyLimit));
-    if (!input.success) {
-      ctx.status = 400;
-      ctx.body = { error: 'invalid_request', error_description: 'token is required' };
-      return;
-    }
-    identity.revoke(input.data.token, ctx.ip);
-    ctx.status = 200;
-    ctx.body = {};
-  });
-
-  // The approval pages: sign in first, then type (or follow a link with) the user code.
-  const signedInOrRedirect = (ctx: Context & { state: AppState }) => {
-    if (ctx.state.actor?.via === 'session') return ctx.state.actor;
-    ctx.redirect(`/auth/login?return_to=${encodeURIComponent(ctx.originalUrl)}`);
-    return undefined;
-  };
-
-  router.get('/device', (ctx) => {
-    const actor = signedInOrRedirect(ctx);
-    if (actor) sendPage(ctx, deviceEntryPage(actor.csrfToken!, options.demo, undefined, typeof ctx.query['user_code'] === 'string' ? ctx.query['user_code'] : ''));
-  });
-
-  router.post('/device', async (ctx) => {
-    const actor = actorOf(ctx);
-    const form = await readParams(ctx, options.bodyLimit);
-    assertCsrf(actor, form['_csrf']);
-    const now = options.now().getTime();
-    if (!codeGuesses.allowed(actor.person.id, now)) {
-      throw new AppError('too_many_requests', 'Too many wrong codes; wait 15 minutes', { headers: { 'Retry-After': '900' } });
-    }
-    const pending = identity.devices.findPending(String(form['user_code'] ?? ''));
-    if (!pending) {
-      codeGuesses.record(actor.person.id, now);
-      return sendPage(ctx, deviceEntryPage(actor.csrfToken!, options.demo, 'That code is not valid or has expired. Check the code your desktop client shows.'), 400);
-    }
-    sendPage(ctx, deviceConfirmPage(actor.csrfToken!, actor.person, pending.clientName, pending.userCode, options.demo));
-  });
-
-  router.post('/device/decision', async (ctx) => {
-    const actor = actorOf(ctx);
-    const form = await readParams(ctx, options.bodyLimit);
-    assertCsrf(actor, form['_csrf']);
-    const pending = identity.devices.findPending(String(form['user_code'] ?? ''));
-    const approve = form['decision'] === 'approve';
-    if (!pending || !identity.devices.decide(pending.id, actor.person.id, approve)) {
-      return sendPage(ctx, deviceEntryPage(actor.csrfToken!, options.demo, 'That code is not valid or has expired.'), 400);
-    }
-    identity.recordDeviceDecision(actor, pending.id, approve, ctx.ip);
-    sendPage(ctx, deviceDonePage(approve, pending.clientName, options.demo));
-  });
-
-  return router;
+  return [
+    route({
+      method: 'GET', path: '/', summary: 'Home page', access: access.page, html: true,
+      handler: ({ actor }, ctx) => {
+        const extra = actor && options.homeExtra ? options.homeExtra(actor.person, actor.csrfToken!) : undefined;
+        sendPage(ctx, homePage(actor?.person, actor?.csrfToken, options.demo, extra));
+      },
+    }),
+    route({
+      method: 'GET', path: '/auth/login', summary: 'Browser sign-in: choose a provider', access: access.public, query: returnToQuery, limit: 'sign_in', html: true,
+      handler: async ({ query }, ctx) => {
+        const target = returnTo.parse(query.return_to ?? '/');
+        const providers = identity.providers.list();
+        if (providers.length === 1) return beginLogin(ctx, providers[0]!.id, target);
+        sendPage(ctx, chooserPage(providers, target, options.demo));
+      },
+    }),
+    route({
+      method: 'GET', path: '/auth/login/:provider', summary: 'Browser sign-in through one provider', access: access.public, params: providerParams, query: returnToQuery, limit: 'sign_in', html: true,
+      handler: ({ params, query }, ctx) => beginLogin(ctx, params.provider, returnTo.parse(query.return_to ?? '/')),
+    }),
+    route({
+      method: 'GET', path: '/auth/callback', summary: "The provider's redirect back after sign-in", access: access.public, limit: 'sign_in', html: true,
+      handler: async ({ ip }, ctx) => {
+        const callbackUrl = new URL(`${options.publicUrl}/auth/callback${ctx.querystring ? `?${ctx.querystring}` : ''}`);
+        const done = await identity.completeBrowserLogin(callbackUrl, ctx.cookies.get(loginCookie), ip);
+        ctx.cookies.set(loginCookie, null, cookie);
+        ctx.cookies.set(sessionCookie, done.secret, { ...cookie, expires: done.expiresAt });
+        ctx.redirect(done.returnTo);
+      },
+    }),
+    route({
+      method: 'POST', path: '/auth/logout', summary: 'Sign out of this browser', access: access.session, body: { kind: 'form', schema: z.object({}) }, html: true,
+      handler: ({ actor }, ctx) => {
+        if (actor.sessionId) identity.sessions.end(actor.sessionId);
+        ctx.cookies.set(sessionCookie, null, cookie);
+        ctx.status = 303;
+        ctx.redirect('/');
+      },
+    }),
+    // Desktop login: RFC 8628 as PROTOCOL.md specifies it.
+    route({
+      method: 'POST', path: '/auth/device', summary: 'Start a desktop (device) login', access: access.public, body: { kind: 'params', schema: deviceStart }, limit: 'device_code',
+      handler: ({ body }) => {
+        const started = identity.devices.start(body.client_name);
+        const verificationUri = `${options.publicUrl}/device`;
+        return { ...started, verification_uri: verificationUri, verification_uri_complete: `${verificationUri}?user_code=${started.user_code}` };
+      },
+    }),
+    route({
+      method: 'POST', path: '/auth/token', summary: 'Poll a device login, or refresh an access token', access: access.public, body: { kind: 'params', schema: z.record(z.string(), z.unknown()) }, limit: 'token',
+      handler: ({ body, ip }, ctx) => {
+        try {
+          const input = tokenRequest.safeParse(body);
+          if (!input.success) throw new OAuthError('invalid_request', 'grant_type must be the device code grant or refresh_token, with its parameter');
+          return input.data.grant_type === 'refresh_token' ? identity.refresh(input.data.refresh_token, ip) : identity.pollDevice(input.data.device_code, ip);
+        } catch (error) {
+          if (!(error instanceof OAuthError)) throw error;
+          ctx.status = 400;
+          ctx.body = { error: error.error, error_description: error.description };
+        }
+      },
+    }),
+    route({
+      method: 'POST', path: '/auth/revoke', summary: 'Revoke a token (RFC 7009)', access: access.public, body: { kind: 'params', schema: z.record(z.string(), z.unknown()) }, limit: 'token',
+      handler: ({ body, ip }, ctx) => {
+        const input = revokeRequest.safeParse(body);
+        if (!input.success) {
+          ctx.status = 400;
+          ctx.body = { error: 'invalid_request', error_description: 'token is required' };
+          return;
+        }
+        identity.revoke(input.data.token, ip);
+        return {};
+      },
+    }),
+    // The approval pages: sign in first, then type (or follow a link with) the user code.
+    route({
+      method: 'GET', path: '/device', summary: 'Approve a desktop login: enter the code', access: access.session, query: z.object({ user_code: z.string().max(20).optional() }), html: true,
+      handler: ({ actor, query }, ctx) => sendPage(ctx, deviceEntryPage(actor.csrfToken!, options.demo, undefined, query.user_code ?? '')),
+    }),
+    route({
+      method: 'POST', path: '/device', summary: 'Approve a desktop login: check the code', access: access.session, body: { kind: 'form', schema: userCodeForm }, html: true,
+      handler: async ({ actor, body }, ctx) => {
+        await options.limits.check('user_code', actor.person.id);
+        const pending = identity.devices.findPending(body.user_code);
+        if (!pending) {
+          await options.limits.fail('user_code', actor.person.id);
+          return sendPage(ctx, deviceEntryPage(actor.csrfToken!, options.demo, 'That code is not valid or has expired. Check the code your desktop client shows.'), 400);
+        }
+        sendPage(ctx, deviceConfirmPage(actor.csrfToken!, actor.person, pending.clientName, pending.userCode, options.demo));
+      },
+    }),
+    route({
+      method: 'POST', path: '/device/decision', summary: 'Approve or deny a desktop login', access: access.session, body: { kind: 'form', schema: decisionForm }, html: true,
+      handler: ({ actor, body, ip }, ctx) => {
+        const pending = identity.devices.findPending(body.user_code);
+        const approve = body.decision === 'approve';
+        if (!pending || !identity.devices.decide(pending.id, actor.person.id, approve)) {
+          return sendPage(ctx, deviceEntryPage(actor.csrfToken!, options.demo, 'That code is not valid or has expired.'), 400);
+        }
+        identity.recordDeviceDecision(actor, pending.id, approve, ip);
+        sendPage(ctx, deviceDonePage(approve, pending.clientName, options.demo));
+      },
+    }),
+  ];
 }

@@ -41,6 +41,7 @@ export class Sessions {
     this.#lifetimeMs = lifetimes.lifetimeMs;
     this.#sql = {
       insert: db.prepare('INSERT INTO sessions (id, token_hash, person_id, provider, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      byId: db.prepare<[string], { expires_at: string }>('SELECT expires_at FROM sessions WHERE id = ?'),
       byHash: db.prepare<[Buffer], SessionRow>('SELECT id, token_hash, person_id, last_seen_at, expires_at FROM sessions WHERE token_hash = ?'),
       touch: db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id = ?'),
       delete: db.prepare('DELETE FROM sessions WHERE id = ?'),
@@ -75,6 +76,12 @@ export class Sessions {
     // Recorded at most once a minute: the idle end does not need more precision than that.
     if (now - new Date(row.last_seen_at).getTime() > 60_000) this.#sql.touch.run(new Date(now).toISOString(), row.id);
     return { id: row.id, personId: row.person_id, csrfToken: csrfTokenOf(secret) };
+  }
+
+  /** Whether the session still exists and has not reached its absolute end. */
+  live(sessionId: string): boolean {
+    const row = this.#sql.byId.get(sessionId);
+    return !!row && this.#clock.now() < new Date(row.expires_at);
   }
 
   end(sessionId: string): void {

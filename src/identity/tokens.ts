@@ -100,6 +100,9 @@ export class Tokens {
       revokeLogin: db.prepare('UPDATE logins SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL'),
       revokeLoginTokens: db.prepare('UPDATE tokens SET revoked_at = ? WHERE login_id = ? AND revoked_at IS NULL'),
       revokeToken: db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      liveById: db.prepare<[string], { expires_at: string; revoked_at: string | null; login_revoked_at: string | null }>(
+        'SELECT t.expires_at, t.revoked_at, l.revoked_at AS login_revoked_at FROM tokens t LEFT JOIN logins l ON l.id = t.login_id WHERE t.id = ?',
+      ),
       listPersonal: db.prepare<[string], TokenRow>(
         "SELECT t.*, NULL AS login_revoked_at FROM tokens t WHERE person_id = ? AND kind = 'personal' AND revoked_at IS NULL ORDER BY created_at",
       ),
@@ -173,6 +176,12 @@ export class Tokens {
     // Recorded at most hourly: a write (and fsync) on every request would cost more than it tells.
     if (!row.last_used_at || now.getTime() - new Date(row.last_used_at).getTime() > 3_600_000) this.#sql.touch.run(now.toISOString(), row.id);
     return { personId: row.person_id, tokenId: row.id, kind: row.kind, scopes: row.scopes.split(' ') as Scope[], loginId: row.login_id };
+  }
+
+  /** Whether the token is still unrevoked and unexpired (an open event stream asks every few seconds). */
+  live(tokenId: string): boolean {
+    const row = this.#sql.liveById.get(tokenId);
+    return !!row && !row.revoked_at && !row.login_revoked_at && new Date(row.expires_at) > this.#clock.now();
   }
 
   /**

@@ -1,41 +1,48 @@
 /**
- * A person's own invitations, of every kind: `GET /api/v1/invitations` and accept/decline, plus the
- * same answers as form posts from the home page (which lists them at sign-in).
+ * A person's own invitations, of every kind: `GET /api/v1/invitations` and accept/decline for
+ * desktop clients (a token), and the same answers as form posts from the home page (a browser
+ * session with its CSRF token, never a token).
  */
-import Router from '@koa/router';
-import { actorOf, assertCsrf, requireScope } from '../http/authenticate.ts';
-import { readParams } from '../http/body.ts';
-import type { AppState } from '../http/state.ts';
-import { parseInput } from '../http/input.ts';
+import { z } from 'zod';
+import { access, route, type AnyRoute } from '../http/route-table.ts';
 import { html, type SafeHtml } from '../web/html.ts';
 import type { Person } from '../identity/people.ts';
-import { page } from './schema.ts';
 import type { OrganizationsService } from './service.ts';
 
-export function invitationsRouter(orgs: OrganizationsService, options: { bodyLimit: number }) {
-  const router = new Router<AppState>();
+const invitationParams = z.object({ id: z.string() });
+const offsetPage = z.object({
+  limit: z.string().regex(/^[1-9]\d{0,2}$/, 'must be from 1 to 200').transform(Number).pipe(z.number().max(200, 'must be from 1 to 200')).optional().transform((v) => v ?? 50),
+  next: z.string().regex(/^[0-9]{1,6}$/, 'is not a cursor this server gave').transform(Number).optional(),
+});
 
-  router.get('/api/v1/invitations', requireScope('read'), (ctx) => {
-    const { limit, next } = parseInput(page, ctx.query);
-    const all = orgs.invitations.pendingFor(actorOf(ctx).person);
-    const from = next ?? 0;
-    ctx.body = { invitations: all.slice(from, from + limit), next: from + limit < all.length ? String(from + limit) : null };
-  });
-
+export function invitationRoutes(orgs: OrganizationsService): AnyRoute[] {
+  const routes: AnyRoute[] = [
+    route({
+      method: 'GET', path: '/api/v1/invitations', summary: "The caller's pending invitations, of every kind", access: access.token('read'), query: offsetPage,
+      handler: ({ actor, query }) => {
+        const all = orgs.invitations.pendingFor(actor.person);
+        const from = query.next ?? 0;
+        return { invitations: all.slice(from, from + query.limit), next: from + query.limit < all.length ? String(from + query.limit) : null };
+      },
+    }),
+  ];
   for (const [verb, accept] of [['accept', true], ['decline', false]] as const) {
-    router.post(`/api/v1/invitations/:id/${verb}`, requireScope('write'), (ctx) => {
-      ctx.body = orgs.invitations.answer(actorOf(ctx), ctx.params['id']!, accept, ctx.ip);
-    });
-    router.post(`/invitations/:id/${verb}`, async (ctx) => {
-      const actor = actorOf(ctx);
-      assertCsrf(actor, (await readParams(ctx, options.bodyLimit))['_csrf']);
-      orgs.invitations.answer(actor, ctx.params['id']!, accept, ctx.ip);
-      ctx.status = 303;
-      ctx.redirect('/');
-    });
+    routes.push(
+      route({
+        method: 'POST', path: `/api/v1/invitations/:id/${verb}`, summary: `${accept ? 'Accept' : 'Decline'} an invitation`, access: access.token('write'), params: invitationParams,
+        handler: ({ actor, params, ip }) => orgs.invitations.answer(actor, params.id, accept, ip),
+      }),
+      route({
+        method: 'POST', path: `/invitations/:id/${verb}`, summary: `${accept ? 'Accept' : 'Decline'} an invitation from the home page`, access: access.session, params: invitationParams, body: { kind: 'form', schema: z.object({}) }, html: true,
+        handler: ({ actor, params, ip }, ctx) => {
+          orgs.invitations.answer(actor, params.id, accept, ip);
+          ctx.status = 303;
+          ctx.redirect('/');
+        },
+      }),
+    );
   }
-
-  return router;
+  return routes;
 }
 
 /** The home page's list of pending invitations, each with its accept and decline buttons. */

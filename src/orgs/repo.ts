@@ -94,6 +94,9 @@ export class OrgsRepo {
       membership: db.prepare<[string, string], MembershipRow>('SELECT * FROM memberships WHERE organization_id = ? AND person_id = ?'),
       ofPerson: db.prepare<[string], MembershipRow>('SELECT * FROM memberships WHERE person_id = ? ORDER BY created_at, organization_id'),
       ofOrganization: db.prepare<[string], MembershipRow>('SELECT * FROM memberships WHERE organization_id = ? ORDER BY created_at, person_id'),
+      pageOfOrganization: db.prepare<[string, string, string, string, number], MembershipRow>(
+        'SELECT * FROM memberships WHERE organization_id = ? AND (created_at > ? OR (created_at = ? AND person_id > ?)) ORDER BY created_at, person_id LIMIT ?',
+      ),
       insertMember: db.prepare(
         'INSERT INTO memberships (organization_id, person_id, role, source, sharing_enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -189,6 +192,12 @@ export class OrgsRepo {
 
   members(organizationId: string): Membership[] {
     return this.#sql.ofOrganization.all(organizationId).map(toMembership);
+  }
+
+  /** One page of the members, in joining order, after the member `after` (created_at and person id). */
+  membersPage(organizationId: string, after: { createdAt: string; personId: string } | undefined, limit: number): Membership[] {
+    const a = after ?? { createdAt: '', personId: '' };
+    return this.#sql.pageOfOrganization.all(organizationId, a.createdAt, a.createdAt, a.personId, limit).map(toMembership);
   }
 
   seatsUsed(organizationId: string): number {

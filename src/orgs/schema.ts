@@ -57,3 +57,20 @@ export const page = z.object({
     .transform(Number)
     .optional(),
 });
+
+/** `?limit=&next=` of the member list: `next` is the opaque cursor of the last member of a page. */
+export const memberPage = z.object({
+  limit: z.string().regex(/^[1-9]\d{0,2}$/, 'must be from 1 to 200').transform(Number).pipe(z.number().max(200, 'must be from 1 to 200')).optional().transform((v) => v ?? 50),
+  next: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,300}$/, 'is not a cursor this server gave')
+    .transform((v, ctx) => {
+      const [createdAt, personId] = Buffer.from(v, 'base64url').toString('utf8').split('|');
+      if (!createdAt || !personId) {
+        ctx.addIssue({ code: 'custom', message: 'is not a cursor this server gave' });
+        return z.NEVER;
+      }
+      return { createdAt, personId };
+    })
+    .optional(),
+});

@@ -60,7 +60,7 @@ export class PrivacyService {
     return {
       exported_at: this.#d.clock.now().toISOString(),
       person: { id, email: person.email, email_verified: person.emailVerified, name: person.name, server_admin: person.serverAdmin, created_at: person.createdAt, last_sign_in_at: person.lastSignInAt },
-      profile: presentProfile(person, identity.profiles.get(id)),
+      profile: presentProfile(person, identity.profiles.get(id), { inlinePicture: true }),
       organizations: memberships,
       invitations: orgs.invitations.pendingFor(person),
       personal_tokens: identity.tokens.listPersonal(id),

@@ -39,6 +39,8 @@ export class EventLog {
       insert: db.prepare('INSERT INTO model_events (model_id, type, person_id, data, created_at) VALUES (?, ?, ?, ?, ?)'),
       after: db.prepare<[number, number], EventRow>('SELECT id, model_id, type, person_id, data FROM model_events WHERE id > ? ORDER BY id LIMIT ?'),
       last: db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM model_events'),
+      oldest: db.prepare<[], { id: number | null }>('SELECT min(id) AS id FROM model_events'),
+      firstAfter: db.prepare<[number], { id: number; created_at: string }>('SELECT id, created_at FROM model_events WHERE id > ? ORDER BY id LIMIT 1'),
     };
   }
 
@@ -54,6 +56,17 @@ export class EventLog {
 
   lastId(): number {
     return this.#sql.last.get()?.id ?? 0;
+  }
+
+  /** The oldest event still kept (retention removes older ones); 1 when none was ever removed. */
+  oldestId(): number {
+    return this.#sql.oldest.get()?.id ?? this.lastId() + 1;
+  }
+
+  /** The first event after `id`, with its time, to tell whether a replay from `id` is still possible. */
+  firstAfter(id: number): { id: number; createdAt: Date } | undefined {
+    const row = this.#sql.firstAfter.get(id);
+    return row ? { id: row.id, createdAt: new Date(row.created_at) } : undefined;
   }
 
   /** Wakes every open stream; call after the commit. */

@@ -1,27 +1,25 @@
 /**
- * The sharing API of PROTOCOL.md, as one route table: each line names its gate (token scope); the
- * model rules (role, organization admin, sharing switches) are decided by the services.
+ * The sharing API of PROTOCOL.md as its part of the route table: each line names who may call (a
+ * token and its scope), the model gate with its policy, and the input schemas. Handlers receive an
+ * authorized actor and typed input; the services decide the rest.
  */
-import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { BlobService } from '../blobs/blob-service.ts';
 import { parseContentDigest } from '../crypto/digest.ts';
 import { AppError } from '../errors.ts';
-import { actorOf, requireScope } from '../http/authenticate.ts';
-import { readJson } from '../http/body.ts';
+import type { Actor } from '../http/authenticate.ts';
 import { sendBlob } from '../http/download.ts';
-import type { AppState } from '../http/state.ts';
-import { parseInput } from '../http/input.ts';
+import { access, route, type AnyRoute, type RouteContext } from '../http/route-table.ts';
 import type { SharingGate } from '../orgs/sharing-gate.ts';
-import { openEventStream } from './event-stream.ts';
-import type { EventLog } from './events.ts';
+import { openEventStream, type StreamDeps } from './event-stream.ts';
+import { modelGate, sharingGate } from './gates.ts';
 import type { HistoryRepo } from './history-repo.ts';
 import type { HistoryService, Upload } from './history-service.ts';
 import type { ModelInvitations } from './invitations.ts';
 import type { ModelsRepo } from './models-repo.ts';
 import type { ModelsService } from './models-service.ts';
-import { presentBaseline, presentInvitation, presentMember, presentModel, presentPacket } from './present.ts';
 import { policy } from './policy.ts';
+import { presentBaseline, presentInvitation, presentMember, presentModel, presentPacket } from './present.ts';
 import * as schema from './schema.ts';
 
 export interface SharingRouteDeps {
@@ -30,14 +28,12 @@ export interface SharingRouteDeps {
   invitations: ModelInvitations;
   repo: ModelsRepo;
   historyRepo: HistoryRepo;
-  events: EventLog;
   gate: SharingGate;
   blobs: BlobService;
+  stream: StreamDeps;
   /** The name others may see: the profile's display name, or "former member" after an erase. */
   displayName(personId: string): string;
-  bodyLimit: number;
   limits: { packetBytes: number; baselineBytes: number };
-  heartbeatMs: number;
 }
 
 /** Checks an upload's headers before a byte is read; the body then streams to the blob store. */
@@ -50,163 +46,166 @@ function upload(ctx: Context, limit: number): Upload {
 }
 
 /** An upload refused before its body was read closes the connection, instead of reading it all to discard it. */
-async function closeUnreadOnError(ctx: Context, next: () => Promise<unknown>) {
+async function closeUnreadOnError<T>(ctx: RouteContext, work: () => Promise<T>): Promise<T> {
   try {
-    await next();
+    return await work();
   } catch (error) {
     if (!ctx.req.readableEnded) ctx.set('Connection', 'close');
     throw error;
   }
 }
 
-export function sharingRouter(d: SharingRouteDeps) {
-  const router = new Router<AppState>({ prefix: '/api/v1' });
-  const read = requireScope('read');
-  const write = requireScope('write');
+export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
+  const read = access.token('read');
+  const write = access.token('write');
   const name = (id: string) => d.displayName(id);
-  // Read straight from the repo: the caller's right to the model was checked by whoever calls this.
+  const gate = (action: string, allow: Parameters<typeof modelGate>[2], viewerRefused: boolean, deleted = false) => modelGate(d.models, action, allow, { viewerRefused, deleted });
+  // Read straight from the repo: the caller's right to the model was checked by the gate.
   const latest = (modelId: string) => {
     const baseline = d.historyRepo.latestBaseline(modelId);
     return baseline ? { baseline, blob: d.blobs.info(baseline.blobId)! } : undefined;
   };
-  const modelBody = (ctx: Context & { state: AppState }, modelId: string) => {
-    const actor = actorOf(ctx);
+  const modelBody = (actor: Actor, modelId: string) => {
     const model = d.repo.get(modelId)!;
     const role = d.repo.role(modelId, actor.person.id);
     return presentModel(model, role, role ? latest(modelId) : undefined);
   };
 
-  router.get('/models', read, (ctx) => {
-    const actor = actorOf(ctx);
-    const { limit, cursor } = schema.page(ctx.query);
-    const rows = d.repo.listForPerson(actor.person.id, cursor ?? '', limit + 1).filter((m) => {
-      try {
-        d.gate.assertMayShare(actor.person, m.organizationId);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    ctx.body = {
-      models: rows.slice(0, limit).map((m) => presentModel(m, m.role, latest(m.id))),
-      next: rows.length > limit ? schema.cursor(rows[limit - 1]!.id) : null,
-    };
-  });
-
-  router.post('/models', write, async (ctx) => {
-    const input = parseInput(schema.createModel, await readJson(ctx, d.bodyLimit));
-    const model = d.models.create(actorOf(ctx), { name: input.name, description: input.description ?? null, organizationId: input.organization_id }, ctx.ip);
-    ctx.status = 201;
-    ctx.body = modelBody(ctx, model.id);
-  });
-
-  router.get('/models/:id', read, (ctx) => {
-    d.models.locate(actorOf(ctx), ctx.params['id']!, 'model.get', (s) => s.role !== null || s.organizationAdmin, ctx.ip);
-    ctx.body = modelBody(ctx, ctx.params['id']!);
-  });
-
-  router.patch('/models/:id', write, async (ctx) => {
-    const input = parseInput(schema.updateModel, await readJson(ctx, d.bodyLimit));
-    d.models.update(actorOf(ctx), ctx.params['id']!, input, ctx.ip);
-    ctx.body = modelBody(ctx, ctx.params['id']!);
-  });
-
-  router.delete('/models/:id', write, (ctx) => {
-    d.models.remove(actorOf(ctx), ctx.params['id']!, ctx.ip);
-    ctx.status = 204;
-  });
-
-  router.post('/models/:id/restore', write, (ctx) => {
-    d.models.restore(actorOf(ctx), ctx.params['id']!, ctx.ip);
-    ctx.body = modelBody(ctx, ctx.params['id']!);
-  });
-
-  router.post('/models/:id/owner', write, async (ctx) => {
-    const input = parseInput(schema.transfer, await readJson(ctx, d.bodyLimit));
-    d.models.transfer(actorOf(ctx), ctx.params['id']!, input.user_id, ctx.ip);
-    ctx.body = modelBody(ctx, ctx.params['id']!);
-  });
-
-  router.get('/models/:id/members', read, (ctx) => {
-    ctx.body = { members: d.models.members(actorOf(ctx), ctx.params['id']!, ctx.ip).map((m) => presentMember(m, name(m.personId))) };
-  });
-
-  router.put('/models/:id/members/:user_id', write, async (ctx) => {
-    const input = parseInput(schema.setRole, await readJson(ctx, d.bodyLimit));
-    const member = d.models.setRole(actorOf(ctx), ctx.params['id']!, ctx.params['user_id']!, input.role, ctx.ip);
-    ctx.body = presentMember(member, name(member.personId));
-  });
-
-  router.delete('/models/:id/members/:user_id', write, (ctx) => {
-    d.models.removeMember(actorOf(ctx), ctx.params['id']!, ctx.params['user_id']!, ctx.ip);
-    ctx.status = 204;
-  });
-
-  router.post('/models/:id/invitations', write, async (ctx) => {
-    const input = parseInput(schema.invite, await readJson(ctx, d.bodyLimit));
-    ctx.status = 201;
-    ctx.body = presentInvitation(d.invitations.invite(actorOf(ctx), ctx.params['id']!, input.email, input.role, ctx.ip));
-  });
-
-  router.get('/models/:id/invitations', read, (ctx) => {
-    ctx.body = { invitations: d.invitations.pending(actorOf(ctx), ctx.params['id']!, ctx.ip).map(presentInvitation) };
-  });
-
-  router.delete('/models/:id/invitations/:inv', write, (ctx) => {
-    d.invitations.revoke(actorOf(ctx), ctx.params['id']!, ctx.params['inv']!, ctx.ip);
-    ctx.status = 204;
-  });
-
-  router.post('/models/:id/baselines', write, closeUnreadOnError, async (ctx) => {
-    // Who may comes before what was sent: an outsider learns nothing from the order of the checks.
-    d.models.locate(actorOf(ctx), ctx.params['id']!, 'model.baseline', policy.write, ctx.ip);
-    const seq = schema.sequenceNumber(ctx.query['seq'], 'seq')!;
-    const baseline = await d.history.createBaseline(actorOf(ctx), ctx.params['id']!, { seq, ...upload(ctx, d.limits.baselineBytes) }, ctx.ip);
-    ctx.status = 201;
-    ctx.body = presentBaseline(baseline, d.blobs.info(baseline.blobId));
-  });
-
-  router.get('/models/:id/baselines', read, (ctx) => {
-    const { limit, cursor } = schema.page(ctx.query);
-    const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(cursor);
-    const { baselines, more } = d.history.baselines(actorOf(ctx), ctx.params['id']!, before, limit, ctx.ip);
-    ctx.body = { baselines: baselines.map((b) => presentBaseline(b, d.blobs.info(b.blobId))), next: more ? schema.cursor(baselines.at(-1)!.seq) : null };
-  });
-
-  router.get('/models/:id/baselines/:seq', read, (ctx) => {
-    const seq = ctx.params['seq'] === 'latest' ? 'latest' : schema.sequenceNumber(ctx.params['seq'], 'seq')!;
-    const { baseline, blob } = d.history.baselineContent(actorOf(ctx), ctx.params['id']!, seq, ctx.ip);
-    sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(baseline.seq) });
-  });
-
-  router.post('/models/:id/packets', write, closeUnreadOnError, async (ctx) => {
-    d.models.locate(actorOf(ctx), ctx.params['id']!, 'model.write_out', policy.write, ctx.ip);
-    const base = schema.sequenceNumber(ctx.query['base'], 'base')!;
-    const input = { base, comment: schema.comment(ctx.get('Modelshare-Comment')), idempotencyKey: schema.idempotencyKey(ctx.get('Idempotency-Key')) };
-    const { packet, replayed } = await d.history.writeOut(actorOf(ctx), ctx.params['id']!, { ...input, ...upload(ctx, d.limits.packetBytes) }, ctx.ip);
-    ctx.status = 201;
-    if (replayed) ctx.set('Idempotent-Replayed', 'true');
-    ctx.body = presentPacket(packet, packet.blobId ? d.blobs.info(packet.blobId) : undefined);
-  });
-
-  router.get('/models/:id/packets', read, (ctx) => {
-    const { limit, cursor } = schema.page(ctx.query);
-    const after = cursor !== undefined ? schema.sequenceNumber(cursor, 'next')! : (schema.sequenceNumber(ctx.query['after'], 'after', false) ?? 0);
-    const { packets, head, more } = d.history.readIn(actorOf(ctx), ctx.params['id']!, after, limit, ctx.ip);
-    ctx.body = { packets: packets.map((p) => presentPacket(p, p.blobId ? d.blobs.info(p.blobId) : undefined)), head, next: more ? schema.cursor(packets.at(-1)!.seq) : null };
-  });
-
-  router.get('/models/:id/packets/:seq', read, (ctx) => {
-    const { packet, blob } = d.history.packetContent(actorOf(ctx), ctx.params['id']!, schema.sequenceNumber(ctx.params['seq'], 'seq')!, ctx.ip);
-    sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(packet.seq) });
-  });
-
-  const stream = { events: d.events, models: d.repo, gate: d.gate };
-  router.get('/events', read, (ctx) => openEventStream(ctx, actorOf(ctx), stream, { heartbeatMs: d.heartbeatMs }));
-  router.get('/models/:id/events', read, (ctx) => {
-    d.models.locate(actorOf(ctx), ctx.params['id']!, 'model.events', (s) => s.role !== null, ctx.ip);
-    openEventStream(ctx, actorOf(ctx), stream, { heartbeatMs: d.heartbeatMs, modelId: ctx.params['id']! });
-  });
-
-  return router;
+  return [
+    route({
+      method: 'GET', path: '/api/v1/models', summary: 'The models the caller belongs to', access: read, gate: sharingGate(d.gate), query: schema.pageQuery,
+      handler: ({ actor, query }) => {
+        const rows = d.repo.listForPerson(actor.person.id, query.next ?? '', query.limit + 1).filter((m) => {
+          try {
+            d.gate.assertMayShare(actor.person, m.organizationId);
+            return true;
+          } catch {
+            return false;
+          }
+        });
+        return { models: rows.slice(0, query.limit).map((m) => presentModel(m, m.role, latest(m.id))), next: rows.length > query.limit ? schema.cursor(rows[query.limit - 1]!.id) : null };
+      },
+    }),
+    route({
+      method: 'POST', path: '/api/v1/models', summary: 'Share a new model', access: write, gate: sharingGate(d.gate), body: { kind: 'json', schema: schema.createModel }, status: 201,
+      handler: ({ actor, body, ip }) => {
+        const model = d.models.create(actor, { name: body.name, description: body.description ?? null, organizationId: body.organization_id }, ip);
+        return modelBody(actor, model.id);
+      },
+    }),
+    route({
+      method: 'GET', path: '/api/v1/models/:id', summary: 'One model', access: read, params: schema.modelParams, gate: gate('model.get', policy.view, false),
+      handler: ({ actor, params }) => modelBody(actor, params.id),
+    }),
+    route({
+      method: 'PATCH', path: '/api/v1/models/:id', summary: 'Rename or describe a model', access: write, params: schema.modelParams, gate: gate('model.update', policy.manage, true), body: { kind: 'json', schema: schema.updateModel },
+      handler: ({ actor, params, body, ip }) => {
+        d.models.update(actor, params.id, body, ip);
+        return modelBody(actor, params.id);
+      },
+    }),
+    route({
+      method: 'DELETE', path: '/api/v1/models/:id', summary: 'Delete a model (restorable until purged)', access: write, params: schema.modelParams, gate: gate('model.delete', policy.own, true),
+      handler: ({ actor, params, ip }) => void d.models.remove(actor, params.id, ip),
+    }),
+    route({
+      method: 'POST', path: '/api/v1/models/:id/restore', summary: 'Restore a deleted model', access: write, params: schema.modelParams,
+      // Only deleted models are found here: to anyone else a live model is as absent as a foreign one.
+      gate: { ...gate('model.restore', policy.own, false, true), refusals: gate('model.restore', policy.own, false, true).refusals.filter((r) => r.caller !== 'sharing_off' && r.caller !== 'blocked').concat([{ caller: 'member', status: 404, code: 'not_found' }]) },
+      handler: ({ actor, params, ip }) => {
+        d.models.restore(actor, params.id, ip);
+        return modelBody(actor, params.id);
+      },
+    }),
+    route({
+      method: 'POST', path: '/api/v1/models/:id/owner', summary: 'Give the model another owner', access: write, params: schema.modelParams, gate: gate('model.transfer', policy.own, true), body: { kind: 'json', schema: schema.transfer },
+      handler: ({ actor, params, body, ip }) => {
+        d.models.transfer(actor, params.id, body.user_id, ip);
+        return modelBody(actor, params.id);
+      },
+    }),
+    route({
+      method: 'GET', path: '/api/v1/models/:id/members', summary: 'The members of a model and their roles', access: read, params: schema.modelParams, gate: gate('model.members', policy.view, false),
+      handler: ({ actor, params, ip }) => ({ members: d.models.members(actor, params.id, ip).map((m) => presentMember(m, name(m.personId))) }),
+    }),
+    route({
+      method: 'PUT', path: '/api/v1/models/:id/members/:user_id', summary: "Set a member's role", access: write, params: schema.memberParams, gate: gate('model.member_role', policy.manage, true), body: { kind: 'json', schema: schema.setRole },
+      handler: ({ actor, params, body, ip }) => {
+        const member = d.models.setRole(actor, params.id, params.user_id, body.role, ip);
+        return presentMember(member, name(member.personId));
+      },
+    }),
+    route({
+      method: 'DELETE', path: '/api/v1/models/:id/members/:user_id', summary: 'Remove a member (or leave)', access: write, params: schema.memberParams, gate: gate('model.member_remove', policy.view, false),
+      handler: ({ actor, params, ip }) => void d.models.removeMember(actor, params.id, params.user_id, ip),
+    }),
+    route({
+      method: 'POST', path: '/api/v1/models/:id/invitations', summary: 'Invite someone to the model by e-mail', access: write, params: schema.modelParams, gate: gate('model.invite', policy.manage, true), body: { kind: 'json', schema: schema.invite }, status: 201,
+      handler: ({ actor, params, body, ip }) => presentInvitation(d.invitations.invite(actor, params.id, body.email, body.role, ip)),
+    }),
+    route({
+      method: 'GET', path: '/api/v1/models/:id/invitations', summary: "The model's pending invitations", access: read, params: schema.modelParams, gate: gate('model.invitations', policy.manage, true),
+      handler: ({ actor, params, ip }) => ({ invitations: d.invitations.pending(actor, params.id, ip).map(presentInvitation) }),
+    }),
+    route({
+      method: 'DELETE', path: '/api/v1/models/:id/invitations/:inv', summary: 'Revoke a pending invitation', access: write, params: schema.invitationParams, gate: gate('model.invite_revoke', policy.manage, true),
+      handler: ({ actor, params, ip }) => void d.invitations.revoke(actor, params.id, params.inv, ip),
+    }),
+    route({
+      method: 'POST', path: '/api/v1/models/:id/baselines', summary: 'Upload a new baseline', access: write, params: schema.modelParams, gate: gate('model.baseline', policy.write, true), query: schema.baselineQuery, body: { kind: 'stream' }, status: 201,
+      handler: ({ actor, params, query, ip }, ctx) =>
+        closeUnreadOnError(ctx, async () => {
+          const baseline = await d.history.createBaseline(actor, params.id, { seq: query.seq, ...upload(ctx, d.limits.baselineBytes) }, ip);
+          return presentBaseline(baseline, d.blobs.info(baseline.blobId));
+        }),
+    }),
+    route({
+      method: 'GET', path: '/api/v1/models/:id/baselines', summary: 'The baselines of a model, newest first', access: read, params: schema.modelParams, gate: gate('model.baselines', policy.read, false), query: schema.pageQuery,
+      handler: ({ actor, params, query, ip }) => {
+        const before = query.next === undefined ? Number.MAX_SAFE_INTEGER : schema.cursorSeq(query.next);
+        const { baselines, more } = d.history.baselines(actor, params.id, before, query.limit, ip);
+        return { baselines: baselines.map((b) => presentBaseline(b, d.blobs.info(b.blobId))), next: more ? schema.cursor(baselines.at(-1)!.seq) : null };
+      },
+    }),
+    route({
+      method: 'GET', path: '/api/v1/models/:id/baselines/:seq', summary: "A baseline's bytes (Range supported)", access: read, params: schema.baselineParams, gate: gate('model.download', policy.read, false),
+      handler: ({ actor, params, ip }, ctx) => {
+        const { baseline, blob } = d.history.baselineContent(actor, params.id, params.seq, ip);
+        sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(baseline.seq) });
+      },
+    }),
+    route({
+      method: 'POST', path: '/api/v1/models/:id/packets', summary: 'Write out a change packet', access: write, params: schema.modelParams, gate: gate('model.write_out', policy.write, true), query: schema.writeOutQuery, body: { kind: 'stream' }, status: 201,
+      handler: ({ actor, params, query, ip }, ctx) =>
+        closeUnreadOnError(ctx, async () => {
+          const input = { base: query.base, comment: schema.comment(ctx.get('Modelshare-Comment')), idempotencyKey: schema.idempotencyKey(ctx.get('Idempotency-Key')) };
+          const { packet, replayed } = await d.history.writeOut(actor, params.id, { ...input, ...upload(ctx, d.limits.packetBytes) }, ip);
+          if (replayed) ctx.set('Idempotent-Replayed', 'true');
+          return presentPacket(packet, packet.blobId ? d.blobs.info(packet.blobId) : undefined);
+        }),
+    }),
+    route({
+      method: 'GET', path: '/api/v1/models/:id/packets', summary: 'Read in: the packets after a sequence number', access: read, params: schema.modelParams, gate: gate('model.read_in', policy.read, false), query: schema.packetsQuery,
+      handler: ({ actor, params, query, ip }) => {
+        const after = query.next !== undefined ? schema.cursorSeq(query.next) : (query.after ?? 0);
+        const { packets, head, more } = d.history.readIn(actor, params.id, after, query.limit, ip);
+        return { packets: packets.map((p) => presentPacket(p, p.blobId ? d.blobs.info(p.blobId) : undefined)), head, next: more ? schema.cursor(packets.at(-1)!.seq) : null };
+      },
+    }),
+    route({
+      method: 'GET', path: '/api/v1/models/:id/packets/:seq', summary: "A packet's bytes (Range supported)", access: read, params: schema.packetParams, gate: gate('model.download', policy.read, false),
+      handler: ({ actor, params, ip }, ctx) => {
+        const { packet, blob } = d.history.packetContent(actor, params.id, params.seq, ip);
+        sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(packet.seq) });
+      },
+    }),
+    route({
+      method: 'GET', path: '/api/v1/events', summary: "Server-sent events of every model of the caller's", access: read, gate: sharingGate(d.gate),
+      handler: ({ actor }, ctx) => openEventStream(ctx, actor, d.stream, {}),
+    }),
+    route({
+      method: 'GET', path: '/api/v1/models/:id/events', summary: "Server-sent events of one model", access: read, params: schema.modelParams, gate: gate('model.events', policy.read, false),
+      handler: ({ actor, params }, ctx) => openEventStream(ctx, actor, d.stream, { modelId: params.id }),
+    }),
+  ];
 }

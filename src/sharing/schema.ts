@@ -19,23 +19,41 @@ export const transfer = z.object({ user_id: z.string().min(1).max(100) }).strict
 export const setRole = z.object({ role: z.enum(['admin', 'editor', 'viewer']) }).strict();
 export const invite = z.object({ email: z.email().max(320), role: z.enum(['admin', 'editor', 'viewer']) }).strict();
 
-/** A non-negative integer query parameter such as `base`, `seq` or `after`. */
-export function sequenceNumber(value: unknown, name: string, required = true): number | undefined {
-  if (value === undefined && !required) return undefined;
-  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) {
-    throw new AppError('validation_failed', `${name} must be a whole number of 0 or more`, { extra: { errors: [{ field: name, message: 'not a whole number' }] } });
-  }
-  return Number(value);
-}
+const wholeNumber = z.string().regex(/^\d{1,15}$/, 'must be a whole number of 0 or more').transform(Number);
 
 /** `?limit=` (default 50, at most 200) and the opaque `?next=` cursor of PROTOCOL.md. */
-export function page(query: Record<string, unknown>): { limit: number; cursor: string | undefined } {
-  const raw = query['limit'];
-  const limit = raw === undefined ? 50 : Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new AppError('validation_failed', 'limit must be from 1 to 200', { extra: { errors: [{ field: 'limit', message: 'out of range' }] } });
-  const next = query['next'];
-  if (next !== undefined && (typeof next !== 'string' || !/^[A-Za-z0-9_-]{1,200}$/.test(next))) throw new AppError('validation_failed', 'next is not a cursor this server gave', { extra: { errors: [{ field: 'next', message: 'invalid cursor' }] } });
-  return { limit, cursor: next === undefined ? undefined : Buffer.from(next, 'base64url').toString('utf8') };
+export const pageQuery = z.object({
+  limit: z
+    .string()
+    .regex(/^[1-9]\d{0,2}$/, 'must be from 1 to 200')
+    .transform(Number)
+    .pipe(z.number().max(200, 'must be from 1 to 200'))
+    .optional()
+    .transform((v) => v ?? 50),
+  next: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,200}$/, 'is not a cursor this server gave')
+    .transform((v) => Buffer.from(v, 'base64url').toString('utf8'))
+    .optional(),
+});
+
+/** `GET /models/:id/packets`: a page, starting after `after` (or the cursor). */
+export const packetsQuery = pageQuery.extend({ after: wholeNumber.optional() });
+/** `POST /models/:id/baselines?seq=`: the packet the baseline includes. */
+export const baselineQuery = z.object({ seq: wholeNumber });
+/** `POST /models/:id/packets?base=`: the head the writer has read in. */
+export const writeOutQuery = z.object({ base: wholeNumber });
+
+export const modelParams = z.object({ id: z.string() });
+export const memberParams = z.object({ id: z.string(), user_id: z.string() });
+export const invitationParams = z.object({ id: z.string(), inv: z.string() });
+export const packetParams = z.object({ id: z.string(), seq: wholeNumber });
+export const baselineParams = z.object({ id: z.string(), seq: z.union([z.literal('latest'), wholeNumber]) });
+
+/** A cursor of ours that must hold a sequence number. */
+export function cursorSeq(value: string): number {
+  if (!/^\d{1,15}$/.test(value)) throw new AppError('validation_failed', 'next is not a cursor this server gave', { extra: { errors: [{ field: 'next', message: 'invalid cursor' }] } });
+  return Number(value);
 }
 
 export const cursor = (value: string | number) => Buffer.from(String(value), 'utf8').toString('base64url');

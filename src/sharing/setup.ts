@@ -15,6 +15,7 @@ import { ModelInvitations, type InvitationRules } from './invitations.ts';
 import { ModelsRepo } from './models-repo.ts';
 import { ModelsService } from './models-service.ts';
 import type { SharingRouteDeps } from './routes.ts';
+import type { Actor } from '../http/authenticate.ts';
 
 export interface Sharing {
   models: ModelsService;
@@ -24,7 +25,7 @@ export interface Sharing {
   routeDeps: SharingRouteDeps;
 }
 
-export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock: Clock; audit: AuditService; people: People; gate: SharingGate; blobs: BlobService; assertInvitationLimits: InvitationRules['assertLimits']; displayName: (personId: string) => string; mailer: Mailer | undefined }): Sharing {
+export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock: Clock; audit: AuditService; people: People; gate: SharingGate; blobs: BlobService; assertInvitationLimits: InvitationRules['assertLimits']; displayName: (personId: string) => string; mailer: Mailer | undefined; stillValid: (actor: Actor) => boolean }): Sharing {
   const repo = new ModelsRepo(d.db, d.keys);
   const historyRepo = new HistoryRepo(d.db, d.keys);
   const events = new EventLog(d.db, d.clock);
@@ -50,13 +51,22 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
       invitations,
       repo,
       historyRepo,
-      events,
       gate: d.gate,
       blobs: d.blobs,
       displayName: d.displayName,
-      bodyLimit: d.config.limits.json_body,
       limits,
-      heartbeatMs: d.config.events.heartbeat,
+      stream: {
+        events,
+        models: repo,
+        gate: d.gate,
+        clock: d.clock,
+        stillValid: d.stillValid,
+        heartbeatMs: d.config.events.heartbeat,
+        recheckMs: d.config.events.recheck,
+        replayWindowMs: d.config.events.replay_window,
+        maxPerPerson: d.config.events.max_streams_per_person,
+        open: new Map(),
+      },
     },
   };
 }

@@ -6,7 +6,7 @@
  */
 import { Writable } from 'node:stream';
 import type { ExecutionContext } from 'ava';
-import { createApp } from '../../src/app.ts';
+import { createApp, type App } from '../../src/app.ts';
 import { openStores, type Stores } from '../../src/boot.ts';
 import type { Clock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config/load.ts';
@@ -35,6 +35,8 @@ export interface TestServer {
   ca: string | undefined;
   /** fetch that trusts this server's CA. */
   fetch: Fetch;
+  /** The route table the server was built from. */
+  routes: App['routes'];
   /** Runs a scheduled job by name, through the same function the scheduler calls. */
   runJob(name: string): Promise<{ ok: boolean; outcome: string }>;
 }
@@ -98,6 +100,7 @@ export async function startServer(t: ExecutionContext, env: Record<string, strin
     tls,
     ca,
     fetch: trustingFetch(t, ca),
+    routes: app.routes,
     runJob: (name) => runJob(jobs.find((j) => j.name === name) ?? assertNever(name), log),
   };
 }

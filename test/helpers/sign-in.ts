@@ -24,7 +24,8 @@ export async function signInWorld(t: ExecutionContext, env: Record<string, strin
   const clock = testClock(new Date());
   const providers = [{ id: 'corp', name: 'Corp SSO', issuer: op.issuer, client_id: op.clientId, client_secret: op.clientSecret, ca_file: op.caFile, admin_groups: ['ms-admins'] }];
   const server = await startServer(t, { MODELSHARE_PUBLIC_URL: publicUrl, MODELSHARE_AUTH_PROVIDERS: JSON.stringify(providers), ...env }, clock);
-  await eventually(() => server.services.identity.providers.list().every((p) => p.ready), 'provider discovery');
+  // Generous: on a loaded machine the first discovery can time out and is retried after a back-off.
+  await eventually(() => server.services.identity.providers.list().every((p) => p.ready), 'provider discovery', 60_000);
   const opCa = fs.readFileSync(op.caFile, 'utf8');
   return { server, op, clock, browser: () => new Browser(t, [server.ca!, opCa], { [publicUrl]: server.url }) };
 }

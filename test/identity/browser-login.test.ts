@@ -78,6 +78,18 @@ const refusals: { name: string; reason: string; tamper?: (world: Awaited<ReturnT
   { name: 'a wrong issuer', reason: 'id_token_iss_mismatch', tamper: (w) => (tok) => resign(tok, w.op.signingKey, (c) => void (c['iss'] = 'https://evil.example')) },
   { name: 'a wrong audience', reason: 'id_token_aud_mismatch', tamper: (w) => (tok) => resign(tok, w.op.signingKey, (c) => void (c['aud'] = 'someone-else')) },
   { name: 'a wrong nonce', reason: 'id_token_nonce_mismatch', tamper: (w) => (tok) => resign(tok, w.op.signingKey, (c) => void (c['nonce'] = 'replayed-nonce')) },
+  { name: 'an ID token issued in the future', reason: 'id_token_iat_in_future', tamper: (w) => (tok) => resign(tok, w.op.signingKey, (c) => void ((c['iat'] = Math.floor(w.clock.now().getTime() / 1000) + 600), (c['exp'] = Math.floor(w.clock.now().getTime() / 1000) + 4200))) },
+  { name: 'an ID token with alg none', reason: 'id_token_alg_none', tamper: () => (tok) => {
+    const [, p] = tok.split('.');
+    return `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`;
+  } },
+  { name: 'an ID token signed HS256 with the client secret', reason: 'id_token_alg_unexpected', tamper: (w) => (tok) => {
+    const [, p] = tok.split('.');
+    const h = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+    const signature = crypto.createHmac('sha256', w.op.clientSecret).update(`${h}.${p}`).digest('base64url');
+    return `${h}.${p}.${signature}`;
+  } },
+  { name: 'an ID token without a nonce', reason: 'id_token_nonce_missing', tamper: (w) => (tok) => resign(tok, w.op.signingKey, (c) => void delete c['nonce']) },
   { name: 'an expired ID token', reason: 'id_token_expired', tamper: (w) => (tok) => resign(tok, w.op.signingKey, (c) => void ((c['exp'] = Math.floor(Date.now() / 1000) - 3600), (c['iat'] = Math.floor(Date.now() / 1000) - 7200))) },
 ];
 
@@ -136,26 +148,32 @@ test('a mismatched state, a replayed callback, another browser and an expired si
 test('an unverified e-mail signs in but is not verified, and admins come from provider groups', async (t) => {
   const world = await signInWorld(t);
   const { browser } = await signIn(world, { sub: 'u2', email: 'eve@firm.example', email_verified: false, name: 'Eve', groups: ['ms-admins'] });
-  const res = await browser.request(`${world.server.url}/api/v1/me`);
-  t.is(res.status, 200);
-  t.like(JSON.parse(res.body), { email: 'eve@firm.example', email_verified: false, sharing_enabled: false, server_admin: true });
+  const home = await browser.request(`${world.server.url}/`);
+  t.is(home.status, 200);
+  t.regex(home.body, /Signed in as Eve \(eve@firm\.example, not verified\)/);
+  const signedIn = world.server.services.audit.recent(new Date(0)).find((e) => e.action === 'auth.sign_in' && e.outcome === 'allowed')!;
+  const eve = world.server.services.identity.people.get(signedIn.actor_id!)!;
+  t.like(eve, { email: 'eve@firm.example', emailVerified: false, serverAdmin: true });
+  t.is(world.server.services.orgs.statusOf(eve).sharing_enabled && eve.emailVerified, false);
 });
 
 test('logout ends the session; it needs the CSRF token', async (t) => {
   const world = await signInWorld(t);
   const { browser, csrf } = await signIn(world, ada);
   t.is((await browser.request(`${world.server.url}/auth/logout`, { form: { _csrf: 'wrong' } })).status, 403);
-  t.is((await browser.request(`${world.server.url}/api/v1/me`)).status, 200);
+  t.is((await browser.request(`${world.server.url}/auth/logout`, { form: {} })).status, 403);
+  t.regex((await browser.request(`${world.server.url}/`)).body, /Signed in as/);
   const out = await browser.request(`${world.server.url}/auth/logout`, { form: { _csrf: csrf } });
   t.is(out.status, 303);
-  t.is((await browser.request(`${world.server.url}/api/v1/me`)).status, 401);
+  t.notRegex((await browser.request(`${world.server.url}/`)).body, /Signed in as/);
+  t.is((await browser.request(`${world.server.url}/device`)).status, 302);
 });
 
 test('a session ends when idle and at its absolute end', async (t) => {
   const world = await signInWorld(t);
   const { browser } = await signIn(world, ada);
   world.clock.advance(world.server.config.auth.session_idle - 60_000);
-  t.is((await browser.request(`${world.server.url}/api/v1/me`)).status, 200);
+  t.is((await browser.request(`${world.server.url}/device`)).status, 200);
   world.clock.advance(world.server.config.auth.session_idle + 1000);
-  t.is((await browser.request(`${world.server.url}/api/v1/me`)).status, 401);
+  t.is((await browser.request(`${world.server.url}/device`)).status, 302);
 });

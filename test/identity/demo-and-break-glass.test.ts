@@ -58,7 +58,13 @@ test('on embedded defaults the demo provider signs a person in, and every page s
   t.is(home.status, 200, server.output().split('\n').filter((l) => /refused|error/.test(l)).join('\n'));
   t.regex(home.body, /DEMO SIGN-IN/);
   t.regex(home.body, /Signed in as Ada Lovelace \(ada@example\.com\)/);
-  const me = JSON.parse((await browser.request(`${base}/api/v1/me`)).body) as Record<string, unknown>;
+  // The browser session approves a desktop login; the API answers that login's token (never the cookie).
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(home.body)![1]!;
+  const started = JSON.parse((await browser.request(`${base}/auth/device`, { form: { client_name: 'demo' } })).body) as Record<string, string>;
+  const decided = await browser.request(`${base}/device/decision`, { form: { _csrf: csrf, user_code: started['user_code']!, decision: 'approve' } });
+  t.is(decided.status, 200);
+  const tokens = JSON.parse((await browser.request(`${base}/auth/token`, { form: { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: started['device_code']! } })).body) as Record<string, string>;
+  const me = JSON.parse((await browser.request(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${tokens['access_token']}` } })).body) as Record<string, unknown>;
   t.like(me, { email: 'ada@example.com', email_verified: true, server_admin: true, sharing_enabled: true });
   // The demo declares its own organization, and Ada (in the demo admin group) is its admin.
   t.like(me['organizations'], [{ name: 'Example Engineering (demo)', role: 'admin', sharing_enabled: true }]);

@@ -67,17 +67,15 @@ test('personal access tokens: shown once, listed, scoped, revoked, expiring, and
   for (const a of ['token.create:allowed', 'token.create:denied', 'token.revoke:allowed', 'token.revoke:denied']) t.true(actions.includes(a), a);
 });
 
-test('a browser session creates tokens only with the X-CSRF-Token header', async (t) => {
+test('a browser session does not open the API, with or without its CSRF token', async (t) => {
   const world = await signInWorld(t);
   const { browser, csrf } = await signIn(world, bob);
-  const body = JSON.stringify({ name: 'from the browser', scopes: ['read'] });
-  const without = await browser.request(`${world.server.url}/api/v1/me/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, ...{ form: undefined } });
-  t.is(without.status, 403);
-  t.like(JSON.parse(without.body), { code: 'csrf_failed' });
-  const res = await world.server.fetch(`${world.server.url}/api/v1/me/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-csrf-token': csrf, cookie: `__Host-ms_session=${browser.cookies(world.server.url).get('__Host-ms_session')}` },
-    body,
-  });
-  t.is(res.status, 201);
+  const cookie = `__Host-ms_session=${browser.cookies(world.server.url).get('__Host-ms_session')}`;
+  for (const headers of [{ cookie }, { cookie, 'x-csrf-token': csrf }]) {
+    const res = await world.server.fetch(`${world.server.url}/api/v1/me/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ name: 'from the browser', scopes: ['read'] }) });
+    t.is(res.status, 401);
+    t.like(await res.json(), { code: 'unauthorized' });
+  }
+  t.is((await browser.request(`${world.server.url}/api/v1/me`)).status, 401);
+  t.is((world.server.stores.db.prepare("SELECT count(*) AS n FROM tokens WHERE kind = 'personal'").get() as { n: number }).n, 0);
 });

@@ -42,12 +42,22 @@ test('profile: edited by its owner, seen by organization admins, a display name 
     t.is(res.body['code'], code, name);
   }
   const patched = await call('PATCH', '/api/v1/me', bob.token, profile);
-  t.deepEqual(patched.body, { email: people.bob.email, ...profile });
+  // The picture leaves by its own address, so lists of people stay small.
+  const pictureUrl = `/api/v1/people/${bob.id}/picture`;
+  t.deepEqual(patched.body, { email: people.bob.email, ...profile, picture: pictureUrl });
   t.like((await call('PATCH', '/api/v1/me', bob.token, { job_title: null })).body, { job_title: null, first_name: 'Robert' });
-  t.like((await call('GET', '/api/v1/me', bob.token)).body, { profile: { ...profile, job_title: null } });
+  t.like((await call('GET', '/api/v1/me', bob.token)).body, { profile: { ...profile, picture: pictureUrl, job_title: null } });
+  const fetchPicture = (token: string) => world.server.fetch(`${world.server.url}${pictureUrl}`, { headers: { authorization: `Bearer ${token}` } });
+  for (const token of [bob.token, ada.token]) {
+    const res = await fetchPicture(token);
+    t.is(res.status, 200);
+    t.is(res.headers.get('content-type'), 'image/png');
+    t.deepEqual(Buffer.from(await res.arrayBuffer()), Buffer.from(png, 'base64'));
+  }
+  t.is((await fetchPicture(rita.token)).status, 404);
 
   const members = (await call('GET', `/api/v1/organizations/${firm}/members`, ada.token)).body['members'] as Record<string, unknown>[];
-  t.like(members.find((m) => m['person_id'] === bob.id), { role: 'member', profile: { last_name: 'Builder-Marker', phone: '+41 44 123 45 67' } });
+  t.like(members.find((m) => m['person_id'] === bob.id), { role: 'member', profile: { last_name: 'Builder-Marker', phone: '+41 44 123 45 67', picture: pictureUrl } });
   t.is((await call('GET', `/api/v1/organizations/${firm}/members`, rita.token)).status, 404);
   t.is((await call('GET', `/api/v1/organizations/${firm}/members`, bob.token)).status, 403);
   t.deepEqual(world.server.services.identity.publicPerson(bob.id), { id: bob.id, display_name: 'Bobby M.' });

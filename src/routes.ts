@@ -1,0 +1,37 @@
+/**
+ * The one route table: every HTTP route of the server, each domain's part in turn. The router, the
+ * generated refusal tests and the OpenAPI document are all built from this list; a route that is
+ * not here does not exist.
+ */
+import type { AppDeps } from './app.ts';
+import { blobStorageCheck, databaseCheck, healthRoutes } from './http/health.ts';
+import type { AnyRoute } from './http/route-table.ts';
+import { meRoutes } from './identity/me-routes.ts';
+import { identityRoutes } from './identity/routes.ts';
+import { invitationRoutes, invitationsNotice } from './orgs/invitation-routes.ts';
+import { organizationRoutes } from './orgs/routes.ts';
+import { privacyRoutes } from './privacy/routes.ts';
+import { sharingRoutes } from './sharing/routes.ts';
+import { tlsRoutes } from './tls/routes.ts';
+import { tlsReadiness } from './tls/service.ts';
+
+export function routeTable(deps: AppDeps): AnyRoute[] {
+  const { identity, orgs, privacy, sharing, demo, limits } = deps.services;
+  const checks = [databaseCheck(deps.db), blobStorageCheck(deps.blobs), ...(deps.tls ? [tlsReadiness(deps.tls)] : [])];
+  return [
+    ...healthRoutes(checks),
+    ...tlsRoutes(deps.tls),
+    ...identityRoutes(identity, {
+      publicUrl: deps.config.public_url,
+      loginLifetimeMs: deps.config.auth.login_lifetime,
+      demo: !!demo,
+      limits,
+      homeExtra: (person, csrf) => invitationsNotice(orgs, person, csrf),
+    }),
+    ...meRoutes(identity, { tokenMaxLifetimeMs: deps.config.auth.token_max_lifetime, statusOf: (person) => orgs.statusOf(person) }),
+    ...privacyRoutes(privacy, orgs),
+    ...invitationRoutes(orgs),
+    ...organizationRoutes(orgs),
+    ...sharingRoutes(sharing.routeDeps),
+  ];
+}
