@@ -38,6 +38,9 @@ export function person(server: TestServer, name: string, options: { verified?: b
   const email = options.email ?? `${name.toLowerCase()}@firm.example`;
   const identity = server.services.identity;
   const p = identity.people.signIn({ issuer: 'https://test-idp.example', subject: `sub-${name}-${crypto.randomUUID()}`, email, emailVerified: options.verified ?? true, name, serverAdmin: false });
+  // The whole sign-in, organizations included: people of firm.example join the test server's
+  // organization (with sharing on while seats last), so every sharing call meets the real gate.
+  server.services.orgs.recordSignIn(p, [], '127.0.0.1');
   const { tokens } = identity.tokens.startLogin(p.id, `${name}'s modeller`);
   return { id: p.id, email, token: tokens.access_token, call: apiCall(server, tokens.access_token) };
 }

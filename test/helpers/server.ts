@@ -61,12 +61,18 @@ export function logCollector(): { stream: Writable; lines: Record<string, unknow
   return { stream, lines };
 }
 
+/**
+ * Every test server has an organization, as every real install does: people of firm.example are its
+ * members, so the sharing gate is always in play (never the open gate of an install without one).
+ */
+export const defaultOrganizations = JSON.stringify([{ id: 'test-firm', name: 'Test Firm', domains: ['firm.example'], admin_groups: ['test-firm-admins'], seats: 1000 }]);
+
 export async function startServer(t: ExecutionContext, env: Record<string, string> = {}, clock: Clock = testClock()): Promise<TestServer> {
   const dataDir = tmpDir(t);
   const config = loadConfig({
     file: undefined,
     // No demo sign-in unless a test asks: it would declare its demo organization.
-    env: { MODELSHARE_DATA_DIR: dataDir, MODELSHARE_SERVER_PORT: '0', MODELSHARE_LOG_LEVEL: 'debug', MODELSHARE_DEMO_ENABLED: 'off', ...env },
+    env: { MODELSHARE_DATA_DIR: dataDir, MODELSHARE_SERVER_PORT: '0', MODELSHARE_LOG_LEVEL: 'debug', MODELSHARE_DEMO_ENABLED: 'off', MODELSHARE_ORGANIZATIONS: defaultOrganizations, ...env },
   });
   const { stream, lines } = logCollector();
   const log = createLogger(config.log.level, stream);
