@@ -1,6 +1,7 @@
 /** The few pages of sign-in: provider choice, home, and the desktop-login approval. */
 import { html, page, type SafeHtml } from '../web/html.ts';
 import type { Person } from './people.ts';
+import { noProviderAdvice } from './sign-in-setup.ts';
 
 const csrfField = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;
 
@@ -9,8 +10,18 @@ export function chooserPage(providers: { id: string; name: string }[], returnTo:
   return page('Sign in', html`<p>Sign in with:</p><ul>${items}</ul>`, { demo });
 }
 
-export function homePage(person: Person | undefined, csrfToken: string | undefined, demo: boolean, extra: SafeHtml = html``): string {
-  if (!person) return page('Modelshare', html`<p><a href="/auth/login">Sign in</a></p>`, { demo });
+/** What an operator reads at `/` (and `/auth/login`) while no sign-in provider is configured. */
+function noProviderHelp(): SafeHtml {
+  return html`<section role="alert"><p><strong>${noProviderAdvice.summary}</strong></p>
+<p>To the operator of this server:</p><ol>${noProviderAdvice.steps.map((step) => html`<li>${step}</li>`)}</ol></section>`;
+}
+
+export function noProviderPage(): string {
+  return page('Sign-in is not set up', noProviderHelp(), { demo: false });
+}
+
+export function homePage(person: Person | undefined, csrfToken: string | undefined, demo: boolean, extra: SafeHtml = html``, signInConfigured = true): string {
+  if (!person) return page('Modelshare', signInConfigured ? html`<p><a href="/auth/login">Sign in</a></p>` : noProviderHelp(), { demo });
   return page(
     'Modelshare',
     html`<p>Signed in as ${person.name ?? person.email} (${person.email ?? 'no e-mail address'}${person.emailVerified ? '' : ', not verified'}).</p>

@@ -13,7 +13,7 @@ import type { AppState } from '../http/state.ts';
 import { parseInput } from '../http/input.ts';
 import type { SafeHtml } from '../web/html.ts';
 import type { Person } from './people.ts';
-import { chooserPage, deviceConfirmPage, deviceDonePage, deviceEntryPage, homePage } from './pages.ts';
+import { chooserPage, deviceConfirmPage, deviceDonePage, deviceEntryPage, homePage, noProviderPage } from './pages.ts';
 import {deviceStart, returnTo, revokeRequest, tokenRequest} from './schema.ts';
 import { OAuthError, type IdentityService } from './service.ts';
 
@@ -51,11 +51,12 @@ export function identityRouter(identity: IdentityService, options: IdentityRoute
   router.get('/', (ctx) => {
     const actor = ctx.state.actor;
     const extra = actor?.via === 'session' && options.homeExtra ? options.homeExtra(actor.person, actor.csrfToken!) : undefined;
-    sendPage(ctx, homePage(actor?.person, actor?.csrfToken, options.demo, extra));
+    sendPage(ctx, homePage(actor?.person, actor?.csrfToken, options.demo, extra, identity.providers.list().length > 0));
   });
 
   router.get('/auth/login', async (ctx) => {
     const providers = identity.providers.list();
+    if (providers.length === 0) return sendPage(ctx, noProviderPage(), 503);
     if (providers.length === 1) return beginLogin(ctx, providers[0]!.id);
     sendPage(ctx, chooserPage(providers, returnTo.parse(ctx.query['return_to'] ?? '/'), options.demo));
   });

@@ -64,3 +64,22 @@ test('`serve` stops cleanly on SIGTERM', async (t) => {
   t.deepEqual(await server.exited, { code: 0, signal: null });
   t.regex(server.output(), /"msg":"stopped"/);
 });
+
+test('`config check` refuses what `serve` refuses: an http issuer, the demo beside a provider, production with no provider', (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ MODELSHARE_AUTH_PROVIDERS: JSON.stringify([{ id: 'corp', issuer: 'http://idp.firm.example/realms/x', client_id: 'x' }]) }, /auth\.providers\[0\]\.issuer: must be an https URL/],
+    [{ MODELSHARE_DEMO_ENABLED: 'on', MODELSHARE_AUTH_PROVIDERS: JSON.stringify([{ id: 'corp', issuer: 'https://idp.firm.example/', client_id: 'x' }]) }, /demo\.enabled is on, but auth\.providers configures a real provider/],
+    [{ MODELSHARE_PRODUCTION: 'true' }, /production is true, but auth\.providers is empty/],
+  ];
+  for (const [env, problem] of cases) {
+    const dir = tmpDir(t);
+    const check = runCommand(['config', 'check'], { MODELSHARE_DATA_DIR: dir, ...env });
+    t.is(check.code, 1, problem.source);
+    t.regex(check.stderr, problem);
+    const serve = runCommand(['serve'], { MODELSHARE_DATA_DIR: dir, MODELSHARE_SERVER_PORT: '0', ...env });
+    t.is(serve.code, 1, problem.source);
+    t.regex(serve.stderr, problem);
+    // Refused before anything was opened or created.
+    t.deepEqual(fs.readdirSync(dir), []);
+  }
+});
