@@ -79,24 +79,16 @@ export function sharingRouter(d: SharingRouteDeps) {
   router.get('/models', read, (ctx) => {
     const actor = actorOf(ctx);
     const { limit, cursor } = schema.page(ctx.query);
-    const rows = d.repo.listForPerson(actor.person.id, cursor ?? '', limit + 1).filter((m) => {
-      try {
-        d.gate.assertMayShare(actor.person, m.organizationId);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    ctx.body = {
-      models: rows.slice(0, limit).map((m) => presentModel(m, m.role, latest(m.id))),
-      next: rows.length > limit ? schema.cursor(rows[limit - 1]!.id) : null,
-    };
+    const { models, more } = d.models.list(actor, cursor ?? '', limit);
+    ctx.body = { models: models.map((m) => presentModel(m, m.role, latest(m.id))), next: more ? schema.cursor(models.at(-1)!.id) : null };
   });
 
   router.post('/models', write, async (ctx) => {
     const input = parseInput(schema.createModel, await readJson(ctx, d.bodyLimit));
-    const model = d.models.create(actorOf(ctx), { name: input.name, description: input.description ?? null, organizationId: input.organization_id }, ctx.ip);
+    const idempotencyKey = schema.idempotencyKey(ctx.get('Idempotency-Key'));
+    const { model, replayed } = d.models.create(actorOf(ctx), { name: input.name, description: input.description ?? null, organizationId: input.organization_id, idempotencyKey }, ctx.ip);
     ctx.status = 201;
+    if (replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.body = modelBody(ctx, model.id);
   });
 

@@ -31,8 +31,12 @@ export function sequenceNumber(value: unknown, name: string, required = true): n
 /** `?limit=` (default 50, at most 200) and the opaque `?next=` cursor of PROTOCOL.md. */
 export function page(query: Record<string, unknown>): { limit: number; cursor: string | undefined } {
   const raw = query['limit'];
+  // Digits only: Number() would also take 0x2, 2e0, 0b10 and " 2".
+  if (raw !== undefined && (typeof raw !== 'string' || !/^[0-9]{1,3}$/.test(raw))) {
+    throw new AppError('validation_failed', 'limit must be a whole number from 1 to 200', { extra: { errors: [{ field: 'limit', message: 'not a whole number' }] } });
+  }
   const limit = raw === undefined ? 50 : Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new AppError('validation_failed', 'limit must be from 1 to 200', { extra: { errors: [{ field: 'limit', message: 'out of range' }] } });
+  if (limit < 1 || limit > 200) throw new AppError('validation_failed', 'limit must be from 1 to 200', { extra: { errors: [{ field: 'limit', message: 'out of range' }] } });
   const next = query['next'];
   if (next !== undefined && (typeof next !== 'string' || !/^[A-Za-z0-9_-]{1,200}$/.test(next))) throw new AppError('validation_failed', 'next is not a cursor this server gave', { extra: { errors: [{ field: 'next', message: 'invalid cursor' }] } });
   return { limit, cursor: next === undefined ? undefined : Buffer.from(next, 'base64url').toString('utf8') };
