@@ -7,6 +7,7 @@ import { listen } from '../server.ts';
 import { listenRedirect } from '../tls/redirect.ts';
 import { TlsService } from '../tls/service.ts';
 import { createServices } from '../services.ts';
+import { version } from '../version.ts';
 import { assertServable } from '../config/validate.ts';
 import { announceSignIn, loadDemoFactory } from '../identity/sign-in-setup.ts';
 import type { Command } from './index.ts';
@@ -21,6 +22,7 @@ export const serveCommand: Command = {
   async run(args) {
     const { values } = parse(args, {});
     const { config, log } = setup(values, 'stdout');
+    log.info({ version, node: process.version, pid: process.pid }, `modelshare ${version} starting`);
     // The same checks as `config check`: what one accepts, the other serves.
     assertServable(config);
     const demoFactory = await loadDemoFactory(config);
@@ -57,7 +59,7 @@ export const serveCommand: Command = {
     }
     const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
     const url = `${tls ? 'https' : 'http'}://${host}:${running.port}`;
-    log.info({ url, tls: config.tls.mode, data_dir: config.data_dir, production: config.production }, 'modelshare is serving');
+    log.info({ url, public_url: config.public_url, tls: config.tls.mode, data_dir: config.data_dir, production: config.production }, 'modelshare is serving');
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         log.info({ signal }, 'shutting down: finishing requests in flight');

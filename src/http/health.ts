@@ -8,6 +8,7 @@ import Router from '@koa/router';
 import type { Db } from '../db/open.ts';
 import type { BlobService } from '../blobs/blob-service.ts';
 import { AppError } from '../errors.ts';
+import { version } from '../version.ts';
 import type { AppState } from './state.ts';
 
 export interface ReadinessCheck {
@@ -26,7 +27,7 @@ export interface CheckReport {
 export function healthRouter(checks: ReadinessCheck[]) {
   const router = new Router<AppState>();
   router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
+    ctx.body = { status: 'ok', version };
   });
   router.get('/readyz', async (ctx) => {
     const results: Record<string, string> = {};

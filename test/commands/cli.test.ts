@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { runCommand, spawnServer } from '../helpers/spawn.ts';
+import { projectRoot, runCommand, spawnServer } from '../helpers/spawn.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 test('`modelshare --help` lists the commands, and each has its own --help', (t) => {
@@ -60,6 +60,9 @@ test('`migrate` applies the migrations without serving, once', (t) => {
 test('`serve` stops cleanly on SIGTERM', async (t) => {
   const server = await spawnServer(t, { MODELSHARE_DATA_DIR: tmpDir(t) });
   t.is((await server.fetch(`${server.url}/healthz`)).status, 200);
+  // The first log line names the version.
+  const version = (JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  t.like(JSON.parse(server.output().split('\n')[0]!), { level: 'info', version, msg: `modelshare ${version} starting` });
   server.child.kill('SIGTERM');
   t.deepEqual(await server.exited, { code: 0, signal: null });
   t.regex(server.output(), /"msg":"stopped"/);
@@ -81,5 +84,18 @@ test('`config check` refuses what `serve` refuses: an http issuer, the demo besi
     t.regex(serve.stderr, problem);
     // Refused before anything was opened or created.
     t.deepEqual(fs.readdirSync(dir), []);
+  }
+});
+
+test('`modelshare --version` prints the version; read-only and informational commands print no oidc-provider warning', (t) => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+  const shown = runCommand(['--version']);
+  t.is(shown.code, 0);
+  t.is(shown.stdout, `modelshare ${pkg.version}\n`);
+  const dir = tmpDir(t);
+  t.is(runCommand(['migrate'], { MODELSHARE_DATA_DIR: dir }).code, 0);
+  for (const args of [['--version'], ['--help'], ['config', 'check'], ['keys', 'status'], ['certs', 'show'], ['migrate']]) {
+    const result = runCommand(args, { MODELSHARE_DATA_DIR: dir });
+    t.notRegex(result.stdout + result.stderr, /oidc-provider/, args.join(' '));
   }
 });
