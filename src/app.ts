@@ -63,7 +63,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   root.use(tlsRouter(deps.tls).routes());
   const bodyLimit = deps.config.limits.json_body;
   const homeExtra = (person: Parameters<typeof invitationsNotice>[1], csrf: string) => invitationsNotice(orgs, person, csrf);
-  const routeOptions = { publicUrl: deps.config.public_url, bodyLimit, loginLifetimeMs: deps.config.auth.login_lifetime, demo: !!demo, now: () => deps.clock.now(), homeExtra };
+  const routeOptions = { publicUrl: deps.config.public_url, bodyLimit, loginLifetimeMs: deps.config.auth.login_lifetime, demo: !!demo, sendToPublicUrl: deps.https, now: () => deps.clock.now(), homeExtra };
   root.use(identityRouter(identity, routeOptions).routes());
   root.use(privacyRouter(privacy).routes());
   root.use(meRouter(identity, { bodyLimit, tokenMaxLifetimeMs: deps.config.auth.token_max_lifetime, statusOf: (person) => orgs.statusOf(person) }).routes());

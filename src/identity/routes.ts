@@ -13,8 +13,9 @@ import type { AppState } from '../http/state.ts';
 import { parseInput } from '../http/input.ts';
 import type { SafeHtml } from '../web/html.ts';
 import type { Person } from './people.ts';
-import { chooserPage, deviceConfirmPage, deviceDonePage, deviceEntryPage, homePage, noProviderPage } from './pages.ts';
+import { chooserPage, deviceConfirmPage, deviceDonePage, deviceEntryPage, homePage, noProviderPage, signInProblemPage } from './pages.ts';
 import {deviceStart, returnTo, revokeRequest, tokenRequest} from './schema.ts';
+import { publicUrlFor } from './public-origin.ts';
 import { OAuthError, type IdentityService } from './service.ts';
 
 const loginCookie = '__Host-ms_login';
@@ -24,6 +25,11 @@ export interface IdentityRouteOptions {
   bodyLimit: number;
   loginLifetimeMs: number;
   demo: boolean;
+  /**
+   * Send a browser that starts a sign-in at another address than public_url there first. Only when
+   * this server terminates TLS itself: behind a proxy the Host it sees need not be the browser's.
+   */
+  sendToPublicUrl?: boolean;
   now: () => Date;
   /** More for the home page of a signed-in person (their pending invitations). */
   homeExtra?: ((person: Person, csrfToken: string) => SafeHtml) | undefined;
@@ -40,7 +46,27 @@ export function identityRouter(identity: IdentityService, options: IdentityRoute
     ctx.body = body;
   };
 
+  /** A failed browser sign-in: an HTML page for a browser, the problem document for anyone else. */
+  const signInStep = async (ctx: Context & { state: AppState }, step: () => Promise<void>) => {
+    try {
+      await step();
+    } catch (error) {
+      if (!(error instanceof AppError) || ctx.accepts('json', 'html') !== 'html') throw error;
+      const reason = typeof error.extra['reason'] === 'string' ? error.extra['reason'] : error.code;
+      const page = signInProblemPage({ detail: error.message, reason, requestId: ctx.state.requestId, publicUrl: options.publicUrl }, options.demo);
+      for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
+      sendPage(ctx, page, error.status);
+    }
+  };
+
+  // A sign-in started at another address would return to public_url without its login cookie.
+  const elsewhere = (ctx: Context) => (options.sendToPublicUrl ? publicUrlFor(`${ctx.protocol}://${ctx.host}`, ctx.originalUrl, options.publicUrl) : undefined);
+
   const beginLogin = async (ctx: Context & { state: AppState }, provider: string) => {
+    // An unknown provider (404) or one that cannot be reached (503) is answered here, not after a detour.
+    identity.providers.assertReady(provider);
+    const atPublicUrl = elsewhere(ctx);
+    if (atPublicUrl) return ctx.redirect(atPublicUrl);
     const target = returnTo.parse(ctx.query['return_to'] ?? '/');
     const browserSecret = crypto.randomBytes(32).toString('base64url');
     const url = await identity.beginBrowserLogin(provider, target, browserSecret);
@@ -57,18 +83,20 @@ export function identityRouter(identity: IdentityService, options: IdentityRoute
   router.get('/auth/login', async (ctx) => {
     const providers = identity.providers.list();
     if (providers.length === 0) return sendPage(ctx, noProviderPage(), 503);
-    if (providers.length === 1) return beginLogin(ctx, providers[0]!.id);
+    const atPublicUrl = elsewhere(ctx);
+    if (atPublicUrl) return ctx.redirect(atPublicUrl);
+    if (providers.length === 1) return signInStep(ctx, () => beginLogin(ctx, providers[0]!.id));
     sendPage(ctx, chooserPage(providers, returnTo.parse(ctx.query['return_to'] ?? '/'), options.demo));
   });
-  router.get('/auth/login/:provider', (ctx) => beginLogin(ctx, ctx.params['provider']!));
+  router.get('/auth/login/:provider', (ctx) => signInStep(ctx, () => beginLogin(ctx, ctx.params['provider']!)));
 
-  router.get('/auth/callback', async (ctx) => {
+  router.get('/auth/callback', (ctx) => signInStep(ctx, async () => {
     const callbackUrl = new URL(`${options.publicUrl}/auth/callback${ctx.querystring ? `?${ctx.querystring}` : ''}`);
     const done = await identity.completeBrowserLogin(callbackUrl, ctx.cookies.get(loginCookie), ctx.ip);
     ctx.cookies.set(loginCookie, null, cookie);
     ctx.cookies.set(sessionCookie, done.secret, { ...cookie, expires: done.expiresAt });
     ctx.redirect(done.returnTo);
-  });
+  }));
 
   router.post('/auth/logout', async (ctx) => {
     const actor = actorOf(ctx);
