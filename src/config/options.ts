@@ -160,6 +160,11 @@ export const options = {
   },
   log: {
     level: oneOf('Log level.', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal']),
+    format: oneOf(
+      'auto: readable lines when the log goes to a terminal, JSON lines otherwise (journald, Docker, files); json; pretty.',
+      'auto',
+      ['auto', 'json', 'pretty'],
+    ),
   },
 };
 

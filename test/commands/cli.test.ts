@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
@@ -98,4 +99,26 @@ test('`modelshare --version` prints the version; read-only and informational com
     const result = runCommand(args, { MODELSHARE_DATA_DIR: dir });
     t.notRegex(result.stdout + result.stderr, /oidc-provider/, args.join(' '));
   }
+});
+
+test('logs are readable lines on a terminal or with log.format pretty, JSON lines otherwise', (t) => {
+  const env = (extra: Record<string, string> = {}) => ({ MODELSHARE_DATA_DIR: tmpDir(t), ...extra });
+  const args = ['admin', 'token', '--email', 'it@firm.example'];
+  // Piped (as under journald or Docker): JSON, one object a line.
+  const piped = runCommand(args, env());
+  t.is(piped.code, 0, piped.stderr);
+  const jsonLines = piped.stderr.split('\n').filter((l) => l.startsWith('{'));
+  t.true(jsonLines.some((l) => (JSON.parse(l) as { msg: string }).msg.startsWith('CREATED A NEW MASTER KEY FILE')));
+  // Asked for: readable lines, with the level as a word and no JSON objects.
+  const pretty = runCommand(args, env({ MODELSHARE_LOG_FORMAT: 'pretty' }));
+  t.is(pretty.code, 0, pretty.stderr);
+  t.regex(pretty.stderr, /^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: CREATED A NEW MASTER KEY FILE/m);
+  t.false(pretty.stderr.split('\n').some((l) => l.startsWith('{"level"')));
+  // On a terminal (a pseudo-terminal made by script(1)), auto is readable too.
+  const dir = tmpDir(t);
+  const command = [process.execPath, '--import', 'tsx', path.join(projectRoot, 'src/main.ts'), ...args].map((a) => `'${a}'`).join(' ');
+  const tty = spawnSync('script', ['-qec', command, '/dev/null'], { cwd: projectRoot, env: { ...process.env, MODELSHARE_DATA_DIR: dir }, encoding: 'utf8' });
+  t.is(tty.status, 0, tty.stdout);
+  t.regex(tty.stdout, /WARN.*: .*CREATED A NEW MASTER KEY FILE/);
+  t.false(tty.stdout.includes('{"level"'));
 });
