@@ -122,3 +122,20 @@ test('logs are readable lines on a terminal or with log.format pretty, JSON line
   t.regex(tty.stdout, /WARN.*: .*CREATED A NEW MASTER KEY FILE/);
   t.false(tty.stdout.includes('{"level"'));
 });
+
+test('the settings file of the README\'s Docker setup passes `config check`, as its step 4 runs it', (t) => {
+  const readme = fs.readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
+  const docker = readme.slice(readme.indexOf('### Install with Docker'), readme.indexOf('### Install with systemd'));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(docker)![1]!.replace(/^ {3}/gm, '');
+  const dir = tmpDir(t);
+  const secret = path.join(dir, 'oidc_client_secret');
+  fs.writeFileSync(secret, 'client-secret-from-the-provider\n');
+  const file = path.join(dir, 'modelshare.yaml');
+  fs.writeFileSync(file, yaml.replace('/run/secrets/oidc_client_secret', secret));
+  // The image's environment: listening on every interface, data in the volume.
+  const check = runCommand(['config', 'check'], { MODELSHARE_CONFIG: file, MODELSHARE_DATA_DIR: dir, MODELSHARE_SERVER_HOST: '0.0.0.0' });
+  t.is(check.code, 0, check.stderr);
+  t.regex(check.stdout, /public_url = "https:\/\/models\.firm\.example"/);
+  t.regex(check.stdout, /auth\.providers\[0\]\.client_secret = \(set, hidden\)/);
+  t.false(check.stdout.includes('client-secret-from-the-provider'));
+});
