@@ -4,6 +4,11 @@
 #   docker build -t modelshare .
 #   docker run -d --name modelshare --stop-timeout 45 -p 8443:8443 -v modelshare-data:/var/lib/modelshare modelshare
 #
+# With no sign-in provider configured the container lets nobody in (the demo sign-in runs only on
+# loopback, or with MODELSHARE_DEMO_ENABLED=on): configure auth.providers in the mounted settings
+# file; until then `docker exec modelshare modelshare admin token --email you@firm.example` serves
+# for setting up. The README's "Install with Docker" walks through it.
+#
 # BASE_IMAGE is any Debian-based Node.js image (Node 20.19 or newer, with npm); the default is the
 # current LTS. The build stage installs python3, make and g++ with apt-get only when they are missing,
 # and compiles against the base image's own Node.js headers when it ships them (no download).

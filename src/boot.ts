@@ -8,9 +8,9 @@ import path from 'node:path';
 import { BlobService } from './blobs/blob-service.ts';
 import { fsBackend } from './blobs/fs-backend.ts';
 import type { Config } from './config/options.ts';
-import { Keyring } from './crypto/keyring.ts';
-import { keyFile, suppliedKeys, type MasterKeySource } from './crypto/master-keys.ts';
-import { migrate } from './db/migrate.ts';
+import { dataKeysByWrappingKey, Keyring } from './crypto/keyring.ts';
+import { keyFile, MissingKeyFileError, suppliedKeys, type MasterKeySource } from './crypto/master-keys.ts';
+import { migrate, readMigrations } from './db/migrate.ts';
 import { openDatabase, type Db } from './db/open.ts';
 import type { Log } from './log.ts';
 
@@ -22,17 +22,81 @@ export interface Stores {
   close(): void;
 }
 
-export function openMasterKeys(config: Config, log: Log): MasterKeySource {
+/** Data that a command needs is not where the configuration points: the message says what is missing. */
+export class DataMissingError extends Error {
+  override name = 'DataMissingError';
+}
+
+/**
+ * The master keys. A missing key file is created only for a database that holds no data key yet:
+ * with data keys in it, the file was lost (or the path is wrong), and a new key would leave every
+ * data key unreadable, so the start is refused, naming the file.
+ */
+export function openMasterKeys(config: Config, log: Log | undefined, db: Db, options: { create?: boolean } = {}): MasterKeySource {
   if (config.keys.master_key !== undefined) return suppliedKeys(config.keys.master_key);
-  const source = keyFile(config.keys.key_file);
+  const file = path.resolve(config.keys.key_file);
+  if (!fs.existsSync(file)) {
+    const wrapped = dataKeysByWrappingKey(db);
+    const count = [...wrapped.values()].reduce((a, b) => a + b, 0);
+    if (count > 0) {
+      throw new MissingKeyFileError(
+        `the master key file ${file} (keys.key_file) is missing, but the database ${path.resolve(config.database.path)} holds ` +
+          `${count} data key(s) wrapped by master key ${[...wrapped.keys()].join(', ')}. Restore the file from your key backup ` +
+          '(or set keys.key_file, keys.master_key or keys.master_key_file to it). No new key was made: it could open none of them.',
+      );
+    }
+    if (options.create === false) throw new MissingKeyFileError(`the master key file ${file} (keys.key_file) does not exist; nothing was created`);
+  }
+  const source = keyFile(config.keys.key_file, { create: options.create ?? true });
   if (source.created) {
-    log.warn(
+    log?.warn(
       { key_file: path.resolve(config.keys.key_file) },
       'CREATED A NEW MASTER KEY FILE. Back it up now, and keep the copy apart from the data and its backups: ' +
         'without this file nothing in the data directory can ever be read again.',
     );
   }
   return source;
+}
+
+/** Stores for commands that only read (`keys status`, `certs show`): no blob service, nothing writable. */
+export interface ReadOnlyStores {
+  db: Db;
+  keys: Keyring;
+  masterKeys: MasterKeySource;
+  close(): void;
+}
+
+/**
+ * Opens an existing data directory for reading only: the database read-only, the key file as it is.
+ * Nothing is created; what is missing (database, migrations, key file) is named in the error.
+ */
+export function openReadOnlyStores(config: Config): ReadOnlyStores {
+  const dbFile = path.resolve(config.database.path);
+  if (!fs.existsSync(dbFile)) {
+    throw new DataMissingError(
+      `there is no database at ${dbFile}: is data_dir (${path.resolve(config.data_dir)}) right? ` +
+        'Nothing was created; `modelshare serve` makes a new data directory on its first start.',
+    );
+  }
+  const keyFilePath = path.resolve(config.keys.key_file);
+  if (config.keys.master_key === undefined && !fs.existsSync(keyFilePath)) {
+    throw new MissingKeyFileError(
+      `the master key file ${keyFilePath} (keys.key_file) is missing, but the database ${dbFile} is there: nothing in it can be read without ` +
+        'the file. Restore it from your key backup (or set keys.key_file, keys.master_key or keys.master_key_file). Nothing was created.',
+    );
+  }
+  const db = openDatabase(dbFile, { synchronous: config.database.synchronous, busyTimeoutMs: config.database.busy_timeout, readonly: true });
+  try {
+    const tracked = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== undefined;
+    const applied = new Set(tracked ? db.prepare<[], { name: string }>('SELECT name FROM schema_migrations').all().map((r) => r.name) : []);
+    const missing = readMigrations().filter((m) => !applied.has(m.name)).map((m) => m.name);
+    if (missing.length > 0) throw new DataMissingError(`the database at ${dbFile} lacks migrations ${missing.join(', ')}: run \`modelshare migrate\` first`);
+    const masterKeys = openMasterKeys(config, undefined, db, { create: false });
+    return { db, keys: new Keyring(db, masterKeys), masterKeys, close: () => db.close() };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
 }
 
 export function openStores(config: Config, log: Log): Stores {
@@ -44,7 +108,7 @@ export function openStores(config: Config, log: Log): Stores {
   try {
     const applied = migrate(db);
     if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
-    const masterKeys = openMasterKeys(config, log);
+    const masterKeys = openMasterKeys(config, log, db);
     const keys = new Keyring(db, masterKeys);
     // The personal-data key exists from the first start, so `keys status` and backups see it at once.
     keys.singleton('personal');

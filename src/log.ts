@@ -1,8 +1,10 @@
 /**
- * The server's logger: JSON lines on stdout (journald and Docker collect them), with every field
- * that can carry a secret redacted before it is written.
+ * The server's logger: JSON lines on stdout (journald and Docker collect them), or readable lines
+ * through pino-pretty when a person watches a terminal, with every field that can carry a secret
+ * redacted before it is written (redaction happens in pino, before either format).
  */
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type Log = Logger;
 
@@ -27,8 +29,20 @@ export const redactedPaths = [
   'headers.cookie',
 ];
 
-/** A logger writing to `destination`: a stream (tests), or file descriptor 1 (the default) or 2. */
-export function createLogger(level: string, destination: pino.DestinationStream | 1 | 2 = 1): Log {
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+/** `auto` is pretty on a terminal (the file descriptor is a TTY) and JSON otherwise. */
+export function resolveFormat(format: LogFormat, fd: 1 | 2): 'json' | 'pretty' {
+  if (format !== 'auto') return format;
+  return (fd === 1 ? process.stdout : process.stderr).isTTY ? 'pretty' : 'json';
+}
+
+/**
+ * A logger writing to `destination`: a stream (tests), or file descriptor 1 (the default) or 2,
+ * as JSON lines or, with `format` pretty (or auto on a terminal), readable lines.
+ */
+export function createLogger(level: string, destination: pino.DestinationStream | 1 | 2 = 1, format: LogFormat = 'json'): Log {
+  const readable = typeof destination === 'number' && resolveFormat(format, destination) === 'pretty';
   return pino(
     {
       level,
@@ -37,6 +51,11 @@ export function createLogger(level: string, destination: pino.DestinationStream 
       redact: { paths: redactedPaths, censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    typeof destination === 'number' ? pino.destination({ fd: destination, sync: destination === 2 }) : destination,
+    typeof destination !== 'number'
+      ? destination
+      : readable
+        ? // In-process and synchronous, so a short command's last line is never lost at exit.
+          pretty({ destination, sync: true, colorize: (destination === 1 ? process.stdout : process.stderr).isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' })
+        : pino.destination({ fd: destination, sync: destination === 2 }),
   );
 }

@@ -5,9 +5,14 @@
  */
 import { commands, usage } from './commands/index.ts';
 import { ConfigError } from './config/load.ts';
+import { version } from './version.ts';
 
 async function main(argv: string[]): Promise<number> {
   const [first, second, ...rest] = argv;
+  if (first === '--version' || first === '-V' || first === 'version') {
+    process.stdout.write(`modelshare ${version}\n`);
+    return 0;
+  }
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(usage());
     return first === undefined ? 2 : 0;

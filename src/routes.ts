@@ -26,6 +26,7 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
       loginLifetimeMs: deps.config.auth.login_lifetime,
       demo: !!demo,
       limits,
+      sendToPublicUrl: deps.https,
       homeExtra: (person, csrf) => invitationsNotice(orgs, person, csrf),
     }),
     ...meRoutes(identity, { tokenMaxLifetimeMs: deps.config.auth.token_max_lifetime, statusOf: (person) => orgs.statusOf(person) }),

@@ -6,7 +6,8 @@ import { AuditService } from './audit/audit-service.ts';
 import type { Stores } from './boot.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config/options.ts';
-import { createDemoProvider, demoEnabled, demoOrganization, type DemoProvider } from './identity/demo-provider.ts';
+import type { DemoProvider } from './identity/demo-provider.ts';
+import { demoEnabled, demoOrganization, type DemoFactory } from './identity/sign-in-setup.ts';
 import { readCaFile, type ProviderSettings } from './identity/oidc.ts';
 import { IdentityService } from './identity/service.ts';
 import type { Log } from './log.ts';
@@ -42,11 +43,15 @@ export interface ServiceOptions {
   caPem?: string | undefined;
   /** For commands that do not serve (`admin token`): no demo provider is started. */
   withoutDemo?: boolean;
+  /** Builds the demo provider when the config runs it (from `loadDemoFactory`, which imports it only then). */
+  demoFactory?: DemoFactory | undefined;
 }
 
 export function createServices(config: Config, stores: Stores, clock: Clock, log: Log, options: ServiceOptions = {}): Services {
   const audit = new AuditService(stores.db, stores.keys, clock);
-  const demo = !options.withoutDemo && demoEnabled(config) ? createDemoProvider(config, log, options.caPem) : undefined;
+  const demoRuns = !options.withoutDemo && demoEnabled(config);
+  if (demoRuns && !options.demoFactory) throw new Error('the demo sign-in runs under this config: pass demoFactory (loadDemoFactory)');
+  const demo = demoRuns ? options.demoFactory!(config, log, options.caPem) : undefined;
   const providers: ProviderSettings[] = config.auth.providers.map((p) => ({
     id: p.id,
     name: p.name || p.id,

@@ -1,7 +1,7 @@
 /** `modelshare certs show | csr | import`: the server's certificates, and the corporate-CA flow. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openStores } from '../boot.ts';
+import { openReadOnlyStores, openStores } from '../boot.ts';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config/options.ts';
 import type { Log } from '../log.ts';
@@ -13,8 +13,9 @@ import { subjectNames } from '../tls/service.ts';
 import type { Command } from './index.ts';
 import { parse, setup } from './common.ts';
 
-async function withTls<T>(config: Config, log: Log, work: (ctx: TlsContext) => Promise<T>): Promise<T> {
-  const stores = openStores(config, log);
+/** Opens the data directory for a certs command; `readOnly` (certs show) opens nothing for writing and creates nothing. */
+async function withTls<T>(config: Config, log: Log, work: (ctx: TlsContext) => Promise<T>, readOnly = false): Promise<T> {
+  const stores = readOnly ? openReadOnlyStores(config) : openStores(config, log);
   try {
     return await work({ repo: new TlsRepo(stores.db), keys: stores.keys, clock: systemClock, log });
   } finally {
@@ -70,7 +71,7 @@ export const certsShowCommand: Command = {
         process.stderr.write(`modelshare: ${(error as Error).message}\n`);
         return 1;
       }
-    });
+    }, true);
   },
 };
 

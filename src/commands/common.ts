@@ -20,5 +20,5 @@ export function configFile(values: { config?: string | boolean | undefined }): s
  */
 export function setup(values: { config?: string | boolean | undefined }, logTo: 'stdout' | 'stderr' = 'stderr'): { config: Config; log: Log } {
   const config = loadConfig({ file: configFile(values) });
-  return { config, log: createLogger(config.log.level, logTo === 'stdout' ? 1 : 2) };
+  return { config, log: createLogger(config.log.level, logTo === 'stdout' ? 1 : 2, config.log.format) };
 }

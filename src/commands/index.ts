@@ -29,7 +29,7 @@ export const commands: Record<string, Command> = {
 export function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   return [
-    'Usage: modelshare <command> [options]',
+    'Usage: modelshare <command> [options]    (modelshare --version prints the version)',
     '',
     'Commands:',
     ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),

@@ -7,6 +7,9 @@ import { listen } from '../server.ts';
 import { listenRedirect } from '../tls/redirect.ts';
 import { TlsService } from '../tls/service.ts';
 import { createServices } from '../services.ts';
+import { version } from '../version.ts';
+import { assertServable } from '../config/validate.ts';
+import { announceSignIn, loadDemoFactory } from '../identity/sign-in-setup.ts';
 import type { Command } from './index.ts';
 import { parse, setup } from './common.ts';
 
@@ -19,13 +22,18 @@ export const serveCommand: Command = {
   async run(args) {
     const { values } = parse(args, {});
     const { config, log } = setup(values, 'stdout');
+    log.info({ version, node: process.version, pid: process.pid }, `modelshare ${version} starting`);
+    // The same checks as `config check`: what one accepts, the other serves.
+    assertServable(config);
+    const demoFactory = await loadDemoFactory(config);
     const stores = openStores(config, log);
     // Nothing is served yet, so every staging file and unreferenced blob is a leftover of a crash.
     const swept = await stores.blobs.sweep(0);
     if (swept.staging + swept.orphans > 0) log.info(swept, 'removed blob leftovers of an earlier run');
     // The certificate comes before listening: a bad certificate file stops the start, naming it.
     const tls = config.tls.mode === 'off' ? undefined : await TlsService.start({ config, db: stores.db, keys: stores.keys, clock: systemClock, log });
-    const services = createServices(config, stores, systemClock, log, { caPem: tls?.authority?.certificatePem });
+    const services = createServices(config, stores, systemClock, log, { caPem: tls?.authority?.certificatePem, demoFactory });
+    announceSignIn(config, services.demo !== undefined, log);
     const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock: systemClock, log, https: tls !== undefined, tls, services });
     const running = await listen(
       app,
@@ -51,7 +59,7 @@ export const serveCommand: Command = {
     }
     const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
     const url = `${tls ? 'https' : 'http'}://${host}:${running.port}`;
-    log.info({ url, tls: config.tls.mode, data_dir: config.data_dir, production: config.production }, 'modelshare is serving');
+    log.info({ url, public_url: config.public_url, tls: config.tls.mode, data_dir: config.data_dir, production: config.production }, 'modelshare is serving');
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         log.info({ signal }, 'shutting down: finishing requests in flight');

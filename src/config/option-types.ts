@@ -89,12 +89,17 @@ export function oneOf<const V extends string>(doc: string, defaultValue: V, valu
   });
 }
 
-export function url(doc: string, defaultValue: string | typeof required): Option<string> {
+/**
+ * An http or https URL. Trailing slashes are dropped (a base such as public_url) unless `exact`: an
+ * OpenID issuer is compared character for character with the provider's own, slash included
+ * (Authentik and Entra ID v1 issuers end in one).
+ */
+export function url(doc: string, defaultValue: string | typeof required, options: { exact?: boolean } = {}): Option<string> {
   return option(doc, defaultValue as string, (raw) => {
     if (typeof raw !== 'string' || !URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) {
       throw new OptionValueError(`expected an http or https URL, got ${describe(raw)}`);
     }
-    return raw.replace(/\/+$/, '');
+    return options.exact ? raw : raw.replace(/\/+$/, '');
   });
 }
 

@@ -72,7 +72,11 @@ export const options = {
     providers: list('The OpenID Connect providers people sign in with (Entra ID, Keycloak, Okta, ADFS, Authentik …).', {
       id: text('Short name, used in addresses (/auth/login/<id>).', required, { pattern: /^[a-z0-9][a-z0-9-]{0,31}$/ }),
       name: text('Name shown on the sign-in page; defaults to the id.', ''),
-      issuer: url('Issuer URL; its /.well-known/openid-configuration is read at start.', required),
+      issuer: url(
+        'Issuer URL exactly as the provider states it (a trailing / included: Authentik and Entra ID v1 have one); its /.well-known/openid-configuration is read at start.',
+        required,
+        { exact: true },
+      ),
       client_id: text('Client id registered at the provider.', required),
       client_secret: secret('Client secret registered at the provider; prefer client_secret_file.'),
       scopes: strings('Scopes asked for.', ['openid', 'email', 'profile']),
@@ -164,6 +168,11 @@ export const options = {
   },
   log: {
     level: oneOf('Log level.', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal']),
+    format: oneOf(
+      'auto: readable lines when the log goes to a terminal, JSON lines otherwise (journald, Docker, files); json; pretty.',
+      'auto',
+      ['auto', 'json', 'pretty'],
+    ),
   },
 };
 

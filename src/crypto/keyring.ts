@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import type { Db } from '../db/open.ts';
-import { MasterKeyError, type MasterKey, type MasterKeySource } from './master-keys.ts';
+import { MasterKeyError, primaryKey, type MasterKey, type MasterKeySource } from './master-keys.ts';
 
 export type DataKeyPurpose = 'personal' | 'model' | 'tls';
 
@@ -17,7 +17,7 @@ interface DataKeyRow {
 }
 
 export interface KeyStatus {
-  masterKeys: { id: string; primary: boolean; wraps: number }[];
+  masterKeys: { id: string; primary: boolean; pending: boolean; wraps: number }[];
   /** Rows wrapped by a key that the key source no longer has: these cannot be opened. */
   orphaned: { wrapping_key_id: string; count: number }[];
   source: string;
@@ -39,6 +39,12 @@ function unwrap(master: MasterKey, row: DataKeyRow): Buffer {
   decipher.setAAD(wrapAad(row.id, row.purpose));
   decipher.setAuthTag(row.wrapped.subarray(-16));
   return Buffer.concat([decipher.update(row.wrapped.subarray(12, -16)), decipher.final()]);
+}
+
+/** How many data keys each master key (by id) wraps; for opening checks before a keyring exists. */
+export function dataKeysByWrappingKey(db: Db): Map<string, number> {
+  const rows = db.prepare<[], { wrapping_key_id: string; count: number }>('SELECT wrapping_key_id, count(*) AS count FROM data_keys GROUP BY wrapping_key_id').all();
+  return new Map(rows.map((r) => [r.wrapping_key_id, r.count]));
 }
 
 export class Keyring {
@@ -66,7 +72,7 @@ export class Keyring {
   }
 
   #primary(): MasterKey {
-    return this.#source.current().at(-1)!;
+    return primaryKey(this.#source.current());
   }
 
   #master(id: string): MasterKey {
@@ -125,19 +131,38 @@ export class Keyring {
     }
   }
 
-  /** Adds a new master key to the key file and re-wraps every data key under it. */
-  rotate(): { newKeyId: string; rewrapped: number } {
-    const key = this.#source.addKey();
-    return { newKeyId: key.id, rewrapped: this.rewrapAll() };
+  /**
+   * Rotation, step one: adds a new master key to the key file, marked pending. It wraps nothing until
+   * `activateRotation`, so no data key depends on it before the operator has backed the file up.
+   */
+  beginRotation(): { newKeyId: string } {
+    return this.#source.locked(() => {
+      const pending = this.#source.current().find((k) => k.pending);
+      if (pending) throw new MasterKeyError(`master key ${pending.id} is pending already: back up ${this.#source.description}, then activate it`);
+      return { newKeyId: this.#source.addPendingKey().id };
+    });
+  }
+
+  /** Rotation, step two: makes the pending key the primary one and re-wraps every data key under it. */
+  activateRotation(): { newKeyId: string; rewrapped: number } {
+    return this.#source.locked(() => {
+      const pending = this.#source.current().find((k) => k.pending);
+      if (!pending) throw new MasterKeyError(`${this.#source.description} has no pending master key: \`keys rotate\` adds one first`);
+      this.#source.activate(pending.id);
+      return { newKeyId: pending.id, rewrapped: this.rewrapAll() };
+    });
   }
 
   /** Removes from the key file the older master keys that no data key is wrapped by any more. */
   retireUnused(): string[] {
-    const used = new Set(this.#sql.countByWrappingKey.all().map((r) => r.wrapping_key_id));
-    const keys = this.#source.current();
-    const retired = keys.slice(0, -1).filter((k) => !used.has(k.id)).map((k) => k.id);
-    if (retired.length > 0) this.#source.keepOnly(new Set(keys.map((k) => k.id).filter((id) => !retired.includes(id))));
-    return retired;
+    return this.#source.locked(() => {
+      const used = new Set(this.#sql.countByWrappingKey.all().map((r) => r.wrapping_key_id));
+      const keys = this.#source.current();
+      const primary = this.#primary();
+      const retired = keys.filter((k) => k !== primary && !k.pending && !used.has(k.id)).map((k) => k.id);
+      if (retired.length > 0) this.#source.keepOnly(new Set(keys.map((k) => k.id).filter((id) => !retired.includes(id))));
+      return retired;
+    });
   }
 
   /** Which master key wraps how many data keys. */
@@ -147,7 +172,7 @@ export class Keyring {
     const known = new Set(keys.map((k) => k.id));
     return {
       source: this.#source.description,
-      masterKeys: keys.map((k, i) => ({ id: k.id, primary: i === keys.length - 1, wraps: counts.get(k.id) ?? 0 })),
+      masterKeys: keys.map((k) => ({ id: k.id, primary: k === primaryKey(keys), pending: k.pending ?? false, wraps: counts.get(k.id) ?? 0 })),
       orphaned: [...counts].filter(([id]) => !known.has(id)).map(([wrapping_key_id, count]) => ({ wrapping_key_id, count })),
     };
   }

@@ -7,6 +7,7 @@
 import type { Db } from '../db/open.ts';
 import type { BlobService } from '../blobs/blob-service.ts';
 import { AppError } from '../errors.ts';
+import { version } from '../version.ts';
 import { access, route, type AnyRoute } from './route-table.ts';
 
 export interface ReadinessCheck {
@@ -24,7 +25,7 @@ export interface CheckReport {
 
 export function healthRoutes(checks: ReadinessCheck[]): AnyRoute[] {
   return [
-    route({ method: 'GET', path: '/healthz', summary: 'The process is alive', access: access.public, handler: () => ({ status: 'ok' }) }),
+    route({ method: 'GET', path: '/healthz', summary: 'The process is alive', access: access.public, handler: () => ({ status: 'ok', version }) }),
     route({
       method: 'GET', path: '/readyz', summary: 'The server can serve: database, blob storage, certificate', access: access.public,
       handler: async (_input, ctx) => {

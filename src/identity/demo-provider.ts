@@ -2,7 +2,8 @@
  * The demo sign-in: a real OpenID provider (panva's oidc-provider, the only file that imports it)
  * mounted at /demo, whose people are listed in the config and sign in by picking their name. It
  * exists so that `npm start` on a fresh machine can sign in at all; every page it shows says DEMO,
- * and it refuses to run in production or next to a real provider.
+ * and it refuses to run in production or next to a real provider. Whether it runs is decided by
+ * sign-in-setup.ts, and this file is imported only when it does (oidc-provider warns on import).
  */
 import crypto from 'node:crypto';
 import type { Context, Next } from 'koa';
@@ -12,32 +13,9 @@ import { readParams } from '../http/body.ts';
 import type { Log } from '../log.ts';
 import { html, page } from '../web/html.ts';
 import type { ProviderSettings } from './oidc.ts';
+import { demoAdminGroup as adminGroup } from './sign-in-setup.ts';
 
 export const demoPath = '/demo';
-const adminGroup = 'modelshare-demo-admins';
-
-/**
- * The organization a demo install declares when the config declares none, so the demo people show
- * organizations at work: Ada (in the admin group) is its admin, Bob (example.com) an employee, and
- * Carla (partner.example) an outsider whom an admin can invite as a partner.
- */
-export const demoOrganization = { id: 'demo', name: 'Example Engineering (demo)', domains: ['example.com'], admin_groups: [adminGroup], seats: 10 };
-
-export class DemoProviderRefused extends Error {
-  override name = 'DemoProviderRefused';
-}
-
-/** Whether the demo provider runs under this config; throws when it is asked for where it may not run. */
-export function demoEnabled(config: Config): boolean {
-  const real = config.auth.providers.length > 0;
-  if (config.demo.enabled === 'on' && (real || config.production)) {
-    throw new DemoProviderRefused(
-      `demo.enabled is on, but ${config.production ? 'production is true' : 'auth.providers configures a real provider'}: ` +
-        'the demo sign-in refuses to run there. Set demo.enabled to off (or auto).',
-    );
-  }
-  return config.demo.enabled === 'on' || (config.demo.enabled === 'auto' && !real && !config.production);
-}
 
 export interface DemoProvider {
   /** The relying-party settings for signing in through it. */

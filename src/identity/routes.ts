@@ -11,7 +11,9 @@ import type { RateLimits } from '../http/limits.ts';
 import { access, route, type AnyRoute, type RouteContext } from '../http/route-table.ts';
 import type { SafeHtml } from '../web/html.ts';
 import type { Person } from './people.ts';
-import { chooserPage, deviceConfirmPage, deviceDonePage, deviceEntryPage, homePage } from './pages.ts';
+import { AppError } from '../errors.ts';
+import { chooserPage, deviceConfirmPage, deviceDonePage, deviceEntryPage, homePage, noProviderPage, signInProblemPage } from './pages.ts';
+import { publicUrlFor } from './public-origin.ts';
 import { deviceStart, returnTo, revokeRequest, tokenRequest } from './schema.ts';
 import { OAuthError, type IdentityService } from './service.ts';
 
@@ -22,6 +24,11 @@ export interface IdentityRouteOptions {
   loginLifetimeMs: number;
   demo: boolean;
   limits: RateLimits;
+  /**
+   * Send a browser that starts a sign-in at another address than public_url there first. Only when
+   * this server terminates TLS itself: behind a proxy the Host it sees need not be the browser's.
+   */
+  sendToPublicUrl?: boolean;
   /** More for the home page of a signed-in person (their pending invitations). */
   homeExtra?: ((person: Person, csrfToken: string) => SafeHtml) | undefined;
 }
@@ -38,7 +45,27 @@ export function identityRoutes(identity: IdentityService, options: IdentityRoute
     ctx.type = 'text/html; charset=utf-8';
     ctx.body = body;
   };
+  /** A failed browser sign-in: an HTML page for a browser, the problem document for anyone else. */
+  const signInStep = async (ctx: RouteContext, step: () => Promise<void>) => {
+    try {
+      await step();
+    } catch (error) {
+      if (!(error instanceof AppError) || ctx.accepts('json', 'html') !== 'html') throw error;
+      const reason = typeof error.extra['reason'] === 'string' ? error.extra['reason'] : error.code;
+      const page = signInProblemPage({ detail: error.message, reason, requestId: ctx.state.requestId, publicUrl: options.publicUrl }, options.demo);
+      for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
+      sendPage(ctx, page, error.status);
+    }
+  };
+
+  // A sign-in started at another address would return to public_url without its login cookie.
+  const elsewhere = (ctx: RouteContext) => (options.sendToPublicUrl ? publicUrlFor(`${ctx.protocol}://${ctx.host}`, ctx.originalUrl, options.publicUrl) : undefined);
+
   const beginLogin = async (ctx: RouteContext, provider: string, target: string) => {
+    // An unknown provider (404) or one that cannot be reached (503) is answered here, not after a detour.
+    identity.providers.assertReady(provider);
+    const atPublicUrl = elsewhere(ctx);
+    if (atPublicUrl) return ctx.redirect(atPublicUrl);
     const browserSecret = crypto.randomBytes(32).toString('base64url');
     const url = await identity.beginBrowserLogin(provider, target, browserSecret);
     ctx.cookies.set(loginCookie, browserSecret, { ...cookie, maxAge: options.loginLifetimeMs });
@@ -50,7 +77,7 @@ export function identityRoutes(identity: IdentityService, options: IdentityRoute
       method: 'GET', path: '/', summary: 'Home page', access: access.page, html: true,
       handler: ({ actor }, ctx) => {
         const extra = actor && options.homeExtra ? options.homeExtra(actor.person, actor.csrfToken!) : undefined;
-        sendPage(ctx, homePage(actor?.person, actor?.csrfToken, options.demo, extra));
+        sendPage(ctx, homePage(actor?.person, actor?.csrfToken, options.demo, extra, identity.providers.list().length > 0));
       },
     }),
     route({
@@ -58,23 +85,27 @@ export function identityRoutes(identity: IdentityService, options: IdentityRoute
       handler: async ({ query }, ctx) => {
         const target = returnTo.parse(query.return_to ?? '/');
         const providers = identity.providers.list();
-        if (providers.length === 1) return beginLogin(ctx, providers[0]!.id, target);
+        if (providers.length === 0) return sendPage(ctx, noProviderPage(), 503);
+        const atPublicUrl = elsewhere(ctx);
+        if (atPublicUrl) return ctx.redirect(atPublicUrl);
+        if (providers.length === 1) return signInStep(ctx, () => beginLogin(ctx, providers[0]!.id, target));
         sendPage(ctx, chooserPage(providers, target, options.demo));
       },
     }),
     route({
       method: 'GET', path: '/auth/login/:provider', summary: 'Browser sign-in through one provider', access: access.public, params: providerParams, query: returnToQuery, limit: 'sign_in', html: true,
-      handler: ({ params, query }, ctx) => beginLogin(ctx, params.provider, returnTo.parse(query.return_to ?? '/')),
+      handler: ({ params, query }, ctx) => signInStep(ctx, () => beginLogin(ctx, params.provider, returnTo.parse(query.return_to ?? '/'))),
     }),
     route({
       method: 'GET', path: '/auth/callback', summary: "The provider's redirect back after sign-in", access: access.public, limit: 'sign_in', html: true,
-      handler: async ({ ip }, ctx) => {
-        const callbackUrl = new URL(`${options.publicUrl}/auth/callback${ctx.querystring ? `?${ctx.querystring}` : ''}`);
-        const done = await identity.completeBrowserLogin(callbackUrl, ctx.cookies.get(loginCookie), ip);
-        ctx.cookies.set(loginCookie, null, cookie);
-        ctx.cookies.set(sessionCookie, done.secret, { ...cookie, expires: done.expiresAt });
-        ctx.redirect(done.returnTo);
-      },
+      handler: ({ ip }, ctx) =>
+        signInStep(ctx, async () => {
+          const callbackUrl = new URL(`${options.publicUrl}/auth/callback${ctx.querystring ? `?${ctx.querystring}` : ''}`);
+          const done = await identity.completeBrowserLogin(callbackUrl, ctx.cookies.get(loginCookie), ip);
+          ctx.cookies.set(loginCookie, null, cookie);
+          ctx.cookies.set(sessionCookie, done.secret, { ...cookie, expires: done.expiresAt });
+          ctx.redirect(done.returnTo);
+        }),
     }),
     route({
       method: 'POST', path: '/auth/logout', summary: 'Sign out of this browser', access: access.session, body: { kind: 'form', schema: z.object({}) }, html: true,

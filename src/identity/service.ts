@@ -72,7 +72,8 @@ export class IdentityService {
     this.tokens = new Tokens(db, keys, clock, { accessMs: auth.access_token_lifetime, refreshMs: auth.refresh_token_lifetime, breakGlassMs: auth.break_glass_lifetime });
     this.flows = new LoginFlows(db, keys, clock, auth.login_lifetime);
     this.devices = new DeviceRequests(db, keys, clock, { lifetimeMs: auth.device_code_lifetime, intervalMs: auth.device_poll_interval });
-    this.providers = new OidcProviders(deps.providers, `${config.public_url}/auth/callback`, deps.log, { now: () => clock.now(), clockSkewMs: auth.clock_skew });
+    // Wall-clock time, as openid-client uses for exp: the provider stamps its tokens with the real time.
+    this.providers = new OidcProviders(deps.providers, `${config.public_url}/auth/callback`, deps.log, { now: () => new Date(), clockSkewMs: auth.clock_skew });
   }
 
   /** Starts a browser sign-in: the provider's authorization URL for this flow. */

@@ -50,7 +50,13 @@ export const invite = z.object({ email: z.email().max(254), role: z.literal('par
 
 /** `?limit=&next=` of a list (PROTOCOL.md: default 50, at most 200). */
 export const page = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  // Digits only: z.coerce.number() would also take 0x2, 2e0 and " 2".
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,3}$/, 'a whole number')
+    .optional()
+    .transform((v) => (v === undefined ? 50 : Number(v)))
+    .pipe(z.number().int().min(1).max(200)),
   next: z
     .string()
     .regex(/^[0-9]{1,6}$/)

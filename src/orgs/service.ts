@@ -195,9 +195,13 @@ export class OrganizationsService implements SharingGate {
       if (!this.repo.membership(requested, person.id)) throw new AppError('not_found', 'There is no such organization');
       return requested;
     }
-    const own = this.repo.membershipsOf(person.id).filter((m) => m.role !== 'partner');
-    if (own.length > 1) throw new AppError('validation_failed', 'You belong to several organizations: say which one with organization_id');
-    return own[0]?.organizationId ?? null;
+    // The organization the person works for; failing that, a partner shares for the organization that
+    // admitted them, so its admins see the model and its switches, blocks and seats apply to it.
+    const memberships = this.repo.membershipsOf(person.id);
+    const own = memberships.filter((m) => m.role !== 'partner');
+    const candidates = own.length > 0 ? own : memberships;
+    if (candidates.length > 1) throw new AppError('validation_failed', 'You belong to several organizations: say which one with organization_id');
+    return candidates[0]?.organizationId ?? null;
   }
 
   isOrganizationAdmin(personId: string, organizationId: string): boolean {

@@ -16,7 +16,9 @@ export interface SharingGate {
   assertMayShare(person: Person, organizationId: string | null): void;
   /**
    * The organization a new model belongs to: `requested` when the person is a member of it (else a
-   * 404 not_found AppError), otherwise the one organization they are an employee or admin of, else null.
+   * 404 not_found AppError), otherwise the one organization they are an employee or admin of, else the
+   * one they are a partner of (a partner shares for the organization that admitted them), else null.
+   * Several at the deciding level: 400 validation_failed asking for organization_id.
    */
   organizationForNewModel(person: Person, requested: string | undefined): string | null;
   /** True when the person is an admin of the organization. */

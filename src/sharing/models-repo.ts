@@ -47,15 +47,22 @@ export class ModelsRepo {
     this.#sql = {
       get: db.prepare<[string], ModelRow>(`SELECT ${columns} FROM models WHERE id = ?`),
       insert: db.prepare(
-        'INSERT INTO models (id, organization_id, data_key_id, name_sealed, description_sealed, owner_id, head, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)',
+        'INSERT INTO models (id, organization_id, data_key_id, name_sealed, description_sealed, owner_id, head, created_at, updated_at, created_by, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)',
       ),
+      byIdempotencyKey: db.prepare<[string, string], { id: string }>('SELECT id FROM models WHERE created_by = ? AND idempotency_key = ?'),
       update: db.prepare('UPDATE models SET name_sealed = ?, description_sealed = ?, updated_at = ? WHERE id = ?'),
       setHead: db.prepare('UPDATE models SET head = ?, updated_at = ? WHERE id = ? AND head = ?'),
       setOwner: db.prepare('UPDATE models SET owner_id = ?, updated_at = ? WHERE id = ?'),
       setDeleted: db.prepare('UPDATE models SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE id = ?'),
-      listForPerson: db.prepare<[string, string, number], ModelRow & { role: ModelRole }>(
+      // Filtered in SQL, before the LIMIT, so that every page is full and the walk reaches every model.
+      listForPerson: db.prepare<[string, string, string, number, number], ModelRow & { role: ModelRole }>(
         `SELECT m.${columns.split(', ').join(', m.')}, mm.role FROM models m JOIN model_members mm ON mm.model_id = m.id
-         WHERE mm.person_id = ? AND m.deleted_at IS NULL AND m.id > ? ORDER BY m.id LIMIT ?`,
+         WHERE mm.person_id = ? AND m.deleted_at IS NULL AND m.id > ?
+           AND (m.organization_id IN (SELECT value FROM json_each(?)) OR (m.organization_id IS NULL AND ?))
+         ORDER BY m.id LIMIT ?`,
+      ),
+      organizationsOfMember: db.prepare<[string], { organization_id: string | null }>(
+        'SELECT DISTINCT m.organization_id FROM models m JOIN model_members mm ON mm.model_id = m.id WHERE mm.person_id = ? AND m.deleted_at IS NULL',
       ),
       member: db.prepare<[string, string], { role: ModelRole }>('SELECT role FROM model_members WHERE model_id = ? AND person_id = ?'),
       members: db.prepare<[string], { person_id: string; role: ModelRole; added_at: string }>(
@@ -94,8 +101,25 @@ export class ModelsRepo {
     return row ? this.#open(row) : undefined;
   }
 
-  insert(model: Omit<Model, 'head' | 'updatedAt' | 'deletedAt'>): void {
-    this.#sql.insert.run(model.id, model.organizationId, model.dataKeyId, this.#seal(model, 'name', model.name), this.#seal(model, 'description', model.description), model.ownerId, model.createdAt, model.createdAt);
+  /** Inserts a new model; `idempotencyKey` (the creator's Idempotency-Key) finds it again on a retry. */
+  insert(model: Omit<Model, 'head' | 'updatedAt' | 'deletedAt'>, idempotencyKey: string | null = null): void {
+    this.#sql.insert.run(
+      model.id,
+      model.organizationId,
+      model.dataKeyId,
+      this.#seal(model, 'name', model.name),
+      this.#seal(model, 'description', model.description),
+      model.ownerId,
+      model.createdAt,
+      model.createdAt,
+      model.ownerId,
+      idempotencyKey,
+    );
+  }
+
+  /** The id of the model `personId` created with this Idempotency-Key, if any. */
+  byIdempotencyKey(personId: string, key: string): string | undefined {
+    return this.#sql.byIdempotencyKey.get(personId, key)?.id;
   }
 
   update(model: Model, now: string): void {
@@ -115,9 +139,19 @@ export class ModelsRepo {
     this.#sql.setDeleted.run(deletedAt, by, now, id);
   }
 
-  /** The person's models (not deleted), by id after the cursor. */
-  listForPerson(personId: string, after: string, limit: number): (Model & { role: ModelRole })[] {
-    return this.#sql.listForPerson.all(personId, after, limit).map((row) => ({ ...this.#open(row), role: row.role }));
+  /**
+   * The person's models (not deleted) by id after the cursor, only those in `organizations` (and,
+   * when `outsideAny`, those of no organization).
+   */
+  listForPerson(personId: string, after: string, limit: number, organizations: { ids: readonly string[]; outsideAny: boolean }): (Model & { role: ModelRole })[] {
+    return this.#sql.listForPerson
+      .all(personId, after, JSON.stringify(organizations.ids), organizations.outsideAny ? 1 : 0, limit)
+      .map((row) => ({ ...this.#open(row), role: row.role }));
+  }
+
+  /** The organizations (null: none) of the models the person is a member of. */
+  organizationsOfMember(personId: string): (string | null)[] {
+    return this.#sql.organizationsOfMember.all(personId).map((r) => r.organization_id);
   }
 
   role(modelId: string, personId: string): ModelRole | null {

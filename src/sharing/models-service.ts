@@ -56,8 +56,40 @@ export class ModelsService {
     }
   }
 
-  /** Shares a new model; the caller becomes its owner. */
-  create(actor: Actor, input: { name: string; description: string | null; organizationId?: string | undefined }, source: string): Model {
+  /**
+   * A page of the caller's models, those they may share in now. The sharing gate is asked once per
+   * organization, and the repo filters by its answers in SQL, so every page is full.
+   */
+  list(actor: Actor, after: string, limit: number): { models: (Model & { role: ModelRole })[]; more: boolean } {
+    const mayShare = (organizationId: string | null) => {
+      try {
+        this.#d.gate.assertMayShare(actor.person, organizationId);
+        return true;
+      } catch (error) {
+        if (error instanceof AppError) return false;
+        throw error;
+      }
+    };
+    const allowed = this.#d.models.organizationsOfMember(actor.person.id).filter(mayShare);
+    const rows = this.#d.models.listForPerson(actor.person.id, after, limit + 1, {
+      ids: allowed.filter((id): id is string => id !== null),
+      outsideAny: allowed.includes(null),
+    });
+    return { models: rows.slice(0, limit), more: rows.length > limit };
+  }
+
+  /**
+   * Shares a new model; the caller becomes its owner. With an Idempotency-Key, a retry returns the
+   * model the first attempt made (`replayed`) and creates nothing twice.
+   */
+  create(
+    actor: Actor,
+    input: { name: string; description: string | null; organizationId?: string | undefined; idempotencyKey?: string | null | undefined },
+    source: string,
+  ): { model: Model; replayed: boolean } {
+    const key = input.idempotencyKey ?? null;
+    const earlier = key ? this.#d.models.byIdempotencyKey(actor.person.id, key) : undefined;
+    if (earlier) return { model: this.#d.models.get(earlier)!, replayed: true };
     const organizationId = this.#d.gate.organizationForNewModel(actor.person, input.organizationId);
     try {
       this.#d.gate.assertMayShare(actor.person, organizationId);
@@ -67,14 +99,17 @@ export class ModelsService {
     }
     const id = `m_${crypto.randomBytes(12).toString('hex')}`;
     const now = this.#now();
-    const model = this.#d.db.transaction(() => {
+    const made = this.#d.db.transaction(() => {
+      // Asked again under the write lock: of two racing retries, the second finds the first's model.
+      const raced = key ? this.#d.models.byIdempotencyKey(actor.person.id, key) : undefined;
+      if (raced) return { model: this.#d.models.get(raced)!, replayed: true };
       const dataKeyId = this.#d.keys.create('model');
-      this.#d.models.insert({ id, organizationId, dataKeyId, name: input.name, description: input.description, ownerId: actor.person.id, createdAt: now });
+      this.#d.models.insert({ id, organizationId, dataKeyId, name: input.name, description: input.description, ownerId: actor.person.id, createdAt: now }, key);
       this.#d.models.setMember(id, actor.person.id, 'owner', now);
-      return this.#d.models.get(id)!;
+      return { model: this.#d.models.get(id)!, replayed: false };
     }).immediate();
-    this.#audit(actor, 'model.create', model, source, { organization_id: organizationId });
-    return model;
+    if (!made.replayed) this.#audit(actor, 'model.create', made.model, source, { organization_id: organizationId });
+    return made;
   }
 
   update(actor: Actor, modelId: string, input: { name?: string | undefined; description?: string | null | undefined }, source: string): Model {

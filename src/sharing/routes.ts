@@ -75,21 +75,16 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
     route({
       method: 'GET', path: '/api/v1/models', summary: 'The models the caller belongs to', access: read, gate: sharingGate(d.gate), query: schema.pageQuery,
       handler: ({ actor, query }) => {
-        const rows = d.repo.listForPerson(actor.person.id, query.next ?? '', query.limit + 1).filter((m) => {
-          try {
-            d.gate.assertMayShare(actor.person, m.organizationId);
-            return true;
-          } catch {
-            return false;
-          }
-        });
-        return { models: rows.slice(0, query.limit).map((m) => presentModel(m, m.role, latest(m.id))), next: rows.length > query.limit ? schema.cursor(rows[query.limit - 1]!.id) : null };
+        const { models, more } = d.models.list(actor, query.next ?? '', query.limit);
+        return { models: models.map((m) => presentModel(m, m.role, latest(m.id))), next: more ? schema.cursor(models.at(-1)!.id) : null };
       },
     }),
     route({
       method: 'POST', path: '/api/v1/models', summary: 'Share a new model', access: write, gate: sharingGate(d.gate), body: { kind: 'json', schema: schema.createModel }, status: 201,
-      handler: ({ actor, body, ip }) => {
-        const model = d.models.create(actor, { name: body.name, description: body.description ?? null, organizationId: body.organization_id }, ip);
+      handler: ({ actor, body, ip }, ctx) => {
+        const idempotencyKey = schema.idempotencyKey(ctx.get('Idempotency-Key'));
+        const { model, replayed } = d.models.create(actor, { name: body.name, description: body.description ?? null, organizationId: body.organization_id, idempotencyKey }, ip);
+        if (replayed) ctx.set('Idempotent-Replayed', 'true');
         return modelBody(actor, model.id);
       },
     }),

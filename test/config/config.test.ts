@@ -116,3 +116,14 @@ test('the example config documents every key, and loads', (t) => {
   t.truthy(example);
   t.notThrows(() => loadConfig({ file, env: {} }));
 });
+
+test('an issuer keeps its trailing slash (compared exactly, as Authentik and Entra ID v1 state it); public_url drops it', (t) => {
+  const providers = [
+    { id: 'authentik', issuer: 'https://auth.firm.example/application/o/modelshare/', client_id: 'a' },
+    { id: 'entra', issuer: 'https://sts.windows.net/3f1c1c1e-6f0e-4c53-9d59-4c0d7b8e2a10/', client_id: 'b' },
+    { id: 'keycloak', issuer: 'https://login.firm.example/realms/firm', client_id: 'c' },
+  ];
+  const config = loadConfig({ env: { MODELSHARE_AUTH_PROVIDERS: JSON.stringify(providers), MODELSHARE_PUBLIC_URL: 'https://models.firm.example/' } });
+  t.deepEqual(config.auth.providers.map((p) => p.issuer), providers.map((p) => p.issuer));
+  t.is(config.public_url, 'https://models.firm.example');
+});

@@ -3,7 +3,7 @@
  * walk a real sign-in through the server and a real OpenID provider, as a person's browser does.
  */
 import type { ExecutionContext } from 'ava';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 
 export interface Page {
   status: number;
@@ -13,22 +13,41 @@ export interface Page {
   headers: Headers;
 }
 
+export interface BrowserOptions {
+  /**
+   * One cookie jar per origin as the address bar shows it, as real browsers keep them. By default
+   * an alias shares the jar of the origin it stands for.
+   */
+  jarPerOrigin?: boolean;
+}
+
 export class Browser {
   readonly #agent: Agent;
   readonly #jar = new Map<string, Map<string, string>>();
-  /** Origins that stand for another (the server's public_url → where the test server listens). */
+  /**
+   * Origins that stand for another (the server's public_url → where the test server listens). A
+   * request to an alias is sent to the other's address, but with the alias's Host and TLS name, as
+   * if DNS pointed the alias there.
+   */
   readonly #aliases: Map<string, string>;
+  readonly #options: BrowserOptions;
 
-  constructor(t: ExecutionContext, cas: string[], aliases: Record<string, string> = {}) {
-    this.#agent = new Agent({ connect: { ca: cas } });
+  constructor(t: ExecutionContext, cas: string[], aliases: Record<string, string> = {}, options: BrowserOptions = {}) {
+    const connector = buildConnector({ ca: cas });
+    const byHost = new Map(Object.entries(aliases).map(([from, to]) => [new URL(from).host, new URL(to)]));
+    this.#agent = new Agent({
+      connect: (opts, callback) => {
+        const target = byHost.get(opts.port && opts.port !== '443' ? `${opts.hostname}:${opts.port}` : opts.hostname);
+        connector(target ? { ...opts, hostname: target.hostname, port: target.port, servername: opts.hostname } : opts, callback);
+      },
+    });
     this.#aliases = new Map(Object.entries(aliases));
+    this.#options = options;
     t.teardown(() => this.#agent.close());
   }
 
-  #resolve(url: string): URL {
-    const u = new URL(url);
-    const target = this.#aliases.get(u.origin);
-    return target ? new URL(`${target}${u.pathname}${u.search}`) : u;
+  #jarOrigin(url: URL): string {
+    return this.#options.jarPerOrigin ? url.origin : (this.#aliases.get(url.origin) ?? url.origin);
   }
 
   cookies(origin: string): Map<string, string> {
@@ -38,8 +57,8 @@ export class Browser {
   }
 
   async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Page> {
-    const target = this.#resolve(url);
-    const jar = this.cookies(target.origin);
+    const target = new URL(url);
+    const jar = this.cookies(this.#jarOrigin(target));
     const headers: Record<string, string> = { ...init.headers };
     if (jar.size > 0) headers['cookie'] = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
     let body: string | undefined;

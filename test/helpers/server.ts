@@ -18,6 +18,7 @@ import { listen } from '../../src/server.ts';
 import { TlsService } from '../../src/tls/service.ts';
 import { trustingFetch, type Fetch } from './https.ts';
 import { createServices, type Services } from '../../src/services.ts';
+import { loadDemoFactory } from '../../src/identity/sign-in-setup.ts';
 import { tmpDir } from './tmp.ts';
 
 export interface TestServer {
@@ -85,7 +86,7 @@ export async function startServer(t: ExecutionContext, env: Record<string, strin
       });
   if (tls) t.teardown(() => tls.close());
   const ca = tls?.authority?.certificatePem;
-  const services = createServices(config, stores, clock, log, { caPem: ca });
+  const services = createServices(config, stores, clock, log, { caPem: ca, demoFactory: await loadDemoFactory(config) });
   const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock, log, https: tls !== undefined, tls, services });
   const running = await listen(app, { host: '127.0.0.1', port: 0, maxHeaderSize: config.server.max_header_size, requestTimeoutMs: 60_000, tls }, log);
   services.start();

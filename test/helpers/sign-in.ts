@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import type { ExecutionContext } from 'ava';
-import { Browser, formField } from './browser.ts';
+import { Browser, formField, type BrowserOptions } from './browser.ts';
 import { eventually } from './eventually.ts';
 import { startServer, testClock, type TestServer } from './server.ts';
 import { startTestProvider, type TestAccount, type TestProvider } from './test-provider.ts';
@@ -16,7 +16,7 @@ export interface SignInWorld {
   op: TestProvider;
   clock: ReturnType<typeof testClock>;
   /** A new browser that trusts the server and the provider. */
-  browser(): Browser;
+  browser(options?: BrowserOptions): Browser;
 }
 
 export async function signInWorld(t: ExecutionContext, env: Record<string, string> = {}): Promise<SignInWorld> {
@@ -27,7 +27,7 @@ export async function signInWorld(t: ExecutionContext, env: Record<string, strin
   // Generous: on a loaded machine the first discovery can time out and is retried after a back-off.
   await eventually(() => server.services.identity.providers.list().every((p) => p.ready), 'provider discovery', 60_000);
   const opCa = fs.readFileSync(op.caFile, 'utf8');
-  return { server, op, clock, browser: () => new Browser(t, [server.ca!, opCa], { [publicUrl]: server.url }) };
+  return { server, op, clock, browser: (options) => new Browser(t, [server.ca!, opCa], { [publicUrl]: server.url }, options) };
 }
 
 /** Signs `account` in through the browser; returns the browser and the session's CSRF token. */

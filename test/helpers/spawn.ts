@@ -54,7 +54,8 @@ export async function spawnServer(t: ExecutionContext, env: Record<string, strin
     const onData = (chunk: Buffer) => {
       output += chunk.toString('utf8');
       const match = /"url":"([^"]+)"[^\n]*modelshare is serving/.exec(output);
-      if (match) resolve(match[1]!);
+      // A server listening on every interface is reached, as its own healthcheck does, on loopback.
+      if (match) resolve(match[1]!.replace(/^(https?:\/\/)(0\.0\.0\.0|\[::\])(?=:)/, '$1127.0.0.1'));
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

@@ -22,7 +22,8 @@ test('GET /healthz answers while the process is alive', async (t) => {
   const server = await startServer(t);
   const res = await server.fetch(`${server.url}/healthz`);
   t.is(res.status, 200);
-  t.deepEqual(await res.json(), { status: 'ok' });
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  t.deepEqual(await res.json(), { status: 'ok', version: pkg.version });
 });
 
 test('GET /readyz checks the database and the blob storage', async (t) => {

@@ -9,7 +9,7 @@ const ada = { sub: 'ada-1', email: 'Ada@Firm.example', email_verified: true, nam
 test('a full browser sign-in: PKCE, state and nonce, a rotated Secure session cookie, audited', async (t) => {
   const world = await signInWorld(t);
   const browser = world.browser();
-  const start = await browser.request(`${world.server.url}/auth/login/corp?return_to=/device`);
+  const start = await browser.request(`${publicUrl}/auth/login/corp?return_to=/device`);
   t.is(start.status, 302);
   const authorize = new URL(start.location!);
   t.is(authorize.origin, world.op.issuer);
@@ -52,7 +52,7 @@ test('return_to must be a local path', async (t) => {
   world.op.nextAccount = ada;
   for (const hostile of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', 'javascript:alert(1)']) {
     const browser = world.browser();
-    let page = await browser.request(`${world.server.url}/auth/login/corp?return_to=${encodeURIComponent(hostile)}`);
+    let page = await browser.request(`${publicUrl}/auth/login/corp?return_to=${encodeURIComponent(hostile)}`);
     while (page.location && !page.location.startsWith(`${publicUrl}/`)) page = await browser.request(page.location);
     const callback = await browser.request(page.location!);
     t.is(callback.location, `${publicUrl}/`, hostile);
@@ -62,7 +62,7 @@ test('return_to must be a local path', async (t) => {
 /** Walks a sign-in up to the callback, without calling it. */
 async function toCallback(world: Awaited<ReturnType<typeof signInWorld>>, browser = world.browser()) {
   world.op.nextAccount = ada;
-  let page = await browser.request(`${world.server.url}/auth/login/corp`);
+  let page = await browser.request(`${publicUrl}/auth/login/corp`);
   while (page.location && !page.location.startsWith(`${publicUrl}/auth/callback`)) page = await browser.request(page.location);
   return { browser, callbackUrl: page.location! };
 }
@@ -176,4 +176,34 @@ test('a session ends when idle and at its absolute end', async (t) => {
   t.is((await browser.request(`${world.server.url}/device`)).status, 200);
   world.clock.advance(world.server.config.auth.session_idle + 1000);
   t.is((await browser.request(`${world.server.url}/device`)).status, 302);
+});
+
+test('a sign-in started at another address the certificate covers is sent to public_url first, and succeeds', async (t) => {
+  const world = await signInWorld(t);
+  // Cookies kept per address, as a real browser keeps them: the login cookie of 127.0.0.1 would never reach public_url.
+  const browser = world.browser({ jarPerOrigin: true });
+  world.op.nextAccount = ada;
+  const start = await browser.request(`${world.server.url}/auth/login?return_to=/device`);
+  t.is(start.status, 302);
+  t.is(start.location, `${publicUrl}/auth/login?return_to=/device`);
+  const device = await browser.follow(start.location!);
+  t.is(device.status, 200, device.body);
+  t.regex(device.body, /Sign in a desktop client/);
+  t.is(device.url, `${publicUrl}/device`);
+});
+
+test('a failed browser sign-in shows a page that says what happened and what to do; API clients keep the problem document', async (t) => {
+  const world = await signInWorld(t);
+  const { callbackUrl } = await toCallback(world);
+  const html = await world.browser().request(callbackUrl, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+  t.is(html.status, 401);
+  t.regex(html.headers.get('content-type') ?? '', /^text\/html/);
+  t.regex(html.body, /<h1>Sign-in did not succeed<\/h1>/);
+  t.regex(html.body, /started in another browser/);
+  t.regex(html.body, new RegExp(`at <a href="${publicUrl}/">${publicUrl}</a>, and finish it there`));
+  t.regex(html.body, /Request id: <code>[0-9a-f-]{36}<\/code>/);
+  const { callbackUrl: again } = await toCallback(world);
+  const api = await world.browser().request(again, { headers: { accept: 'application/json' } });
+  t.is(api.status, 401);
+  t.like(JSON.parse(api.body), { code: 'sign_in_failed', reason: 'wrong_browser' });
 });
