@@ -108,7 +108,8 @@ export const options = {
   },
   demo: {
     enabled: oneOf(
-      'The built-in demo sign-in provider, for evaluation only. auto: on when no provider is configured and production is false. ' +
+      'The built-in demo sign-in provider, for evaluation only. auto: on when no provider is configured, production is false and ' +
+        'server.host is a loopback address; on: on any address too, with a warning in the log and on every page. ' +
         'It refuses to run next to a real provider or in production.',
       'auto',
       ['auto', 'on', 'off'],
