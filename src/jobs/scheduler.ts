@@ -25,7 +25,7 @@ export function nextRun(job: Job, timeZone: string): Date | null {
   if (job.schedule === 'off') return null;
   const task = cron.createTask(job.schedule, () => undefined, timeZone ? { timezone: timeZone } : {});
   try {
-    return task.getNextRun();
+    return task.getNextRuns(1)[0] ?? null;
   } finally {
     void task.destroy();
   }
