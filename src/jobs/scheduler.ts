@@ -31,6 +31,16 @@ export function nextRun(job: Job, timeZone: string): Date | null {
   }
 }
 
+/** node-cron's own messages (a missed slot, say) go into the server's log, as JSON like the rest. */
+function cronLogger(log: Log, job: string) {
+  return {
+    info: (message: string) => log.info({ job }, message),
+    warn: (message: string) => log.warn({ job }, message),
+    error: (message: string | Error) => log.error({ job, err: message }, 'scheduler error'),
+    debug: (message: string | Error) => log.debug({ job }, String(message)),
+  };
+}
+
 export interface Scheduler {
   /** Stops the schedule; waits up to `graceMs` for running jobs, then stops them at a safe point. */
   stop(graceMs: number): Promise<void>;
@@ -53,7 +63,7 @@ export function startScheduler(jobs: Job[], runner: JobRunner, log: Log, timeZon
           void run.finally(() => running.delete(run));
           return run;
         },
-        { name: job.name, noOverlap: true, ...(timeZone ? { timezone: timeZone } : {}) },
+        { name: job.name, noOverlap: true, logger: cronLogger(log, job.name), ...(timeZone ? { timezone: timeZone } : {}) },
       ),
     );
   log.info({ jobs: jobs.map((j) => `${j.name} (${j.schedule})`), time_zone: timeZone || 'server' }, 'scheduled jobs');
