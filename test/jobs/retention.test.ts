@@ -81,3 +81,23 @@ test('history before the N-th newest baseline is pruned when configured; the eve
   t.deepEqual(db.prepare("SELECT count(*) AS n FROM tokens WHERE kind = 'access'").get(), { n: 0 }, 'access tokens expired over a day ago are gone');
   t.deepEqual(db.prepare("SELECT count(*) AS n FROM tokens WHERE kind = 'refresh'").get(), { n: 5 }, 'refresh tokens still valid (30 days) stay');
 });
+
+test('the blob sweep removes a file without a row once it is older than retention.orphan_blobs, and audits it', async (t) => {
+  const server = await startServer(t, { MODELSHARE_RETENTION_ORPHAN_BLOBS: '2h' });
+  const orphan = (id: string, ageMs: number) => {
+    const file = path.join(server.dataDir, 'blobs', id.slice(0, 2), id);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, 'left by a crash between write and commit');
+    const at = new Date(Date.now() - ageMs);
+    fs.utimesSync(file, at, at);
+    return file;
+  };
+  const old = orphan('a'.repeat(32), 3 * 3_600_000);
+  const young = orphan('b'.repeat(32), 60_000);
+  const run = await server.runJob('blob-sweep');
+  t.true(run.ok, run.outcome);
+  t.regex(run.outcome, /^removed 1 orphan blob file/);
+  t.false(fs.existsSync(old));
+  t.true(fs.existsSync(young), 'a file younger than the grace period may be about to be committed');
+  t.like(server.services.audit.recent(new Date(0)).find((e) => e.action === 'retention.blob_sweep'), { details: { orphans: 1 } });
+});
