@@ -42,6 +42,8 @@ test('a deleted model is purged after retention.deleted_models: no row, no blob,
   const run = await server.runJob('retention');
   t.true(run.ok, run.outcome);
   t.regex(run.outcome, /1 deleted models, 4 deleted model blobs/);
+  t.like((server.jobs.runner.lastRuns('retention', 1))[0], { outcome: 'ok', figures: { vacuum: 'incremental' } }, 'a new database file gives free pages back incrementally');
+  t.is(Number(db.pragma('freelist_count', { simple: true })), 0);
   t.is(db.prepare('SELECT 1 FROM models WHERE id = ?').get(doomed.modelId), undefined);
   for (const table of ['packets', 'baselines', 'model_members', 'model_events']) {
     t.deepEqual(db.prepare(`SELECT count(*) AS n FROM ${table} WHERE model_id = ?`).get(doomed.modelId), { n: 0 }, table);
