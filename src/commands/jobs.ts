@@ -62,7 +62,7 @@ export const jobsCommand: Command = {
 };
 
 export const jobsRunCommand: Command = {
-  summary: 'run one job now (it waits for nothing: a job already running is reported and not started twice)',
+  summary: 'run one job now and print what it did (refused while the same job, or one of its lease, runs)',
   help: 'Usage: modelshare jobs run NAME [--config FILE]\n\nRuns the job now, as the schedule would, and prints what it did. Exit code 1 when it failed or was already running.\n',
   async run(args) {
     const { values, positionals } = parse(args, {}, true);
