@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BlobService } from './blobs/blob-service.ts';
+import type { BlobBackend } from './blobs/backend.ts';
 import { fsBackend } from './blobs/fs-backend.ts';
 import type { Config } from './config/options.ts';
 import { dataKeysByWrappingKey, Keyring } from './crypto/keyring.ts';
@@ -18,6 +19,8 @@ export interface Stores {
   db: Db;
   keys: Keyring;
   blobs: BlobService;
+  /** The storage under the blob service (backups copy the sealed files as they are). */
+  blobBackend: BlobBackend;
   masterKeys: MasterKeySource;
   close(): void;
 }
@@ -112,8 +115,9 @@ export function openStores(config: Config, log: Log): Stores {
     const keys = new Keyring(db, masterKeys);
     // The personal-data key exists from the first start, so `keys status` and backups see it at once.
     keys.singleton('personal');
-    const blobs = new BlobService(db, keys, fsBackend(path.join(config.data_dir, 'blobs')));
-    return { db, keys, blobs, masterKeys, close: () => db.close() };
+    const blobBackend = fsBackend(path.join(config.data_dir, 'blobs'));
+    const blobs = new BlobService(db, keys, blobBackend);
+    return { db, keys, blobs, blobBackend, masterKeys, close: () => db.close() };
   } catch (error) {
     db.close();
     throw error;

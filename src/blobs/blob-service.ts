@@ -188,6 +188,15 @@ export class BlobService {
     if (index <= last) throw new Error(`blob ${blob.id} is shorter than its catalog says`);
   }
 
+  /**
+   * Removes a blob's catalog row, inside the caller's transaction (with the rows that referred to
+   * it); call `remove` after the commit to delete the file. A crash in between leaves an orphan file
+   * for the sweep.
+   */
+  forget(id: string): void {
+    this.#sql.delete.run(id);
+  }
+
   /** Removes a blob: the row first (invisible at once), then the file. */
   async remove(id: string): Promise<void> {
     this.#sql.delete.run(id);

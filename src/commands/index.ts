@@ -1,7 +1,9 @@
 /** The table of subcommands, with the one-line summary `modelshare --help` shows for each. */
 import { adminTokenCommand } from './admin.ts';
+import { backupListCommand, backupPruneCommand, backupRunCommand, backupVerifyCommand, restoreCommand } from './backup.ts';
 import { certsCsrCommand, certsImportCommand, certsShowCommand } from './certs.ts';
 import { configCheckCommand } from './config-check.ts';
+import { jobsCommand, jobsRunCommand } from './jobs.ts';
 import { keysRetireCommand, keysRotateCommand, keysStatusCommand } from './keys.ts';
 import { migrateCommand } from './migrate.ts';
 import { serveCommand } from './serve.ts';
@@ -24,6 +26,13 @@ export const commands: Record<string, Command> = {
   'certs csr': certsCsrCommand,
   'certs import': certsImportCommand,
   'admin token': adminTokenCommand,
+  jobs: jobsCommand,
+  'jobs run': jobsRunCommand,
+  'backup run': backupRunCommand,
+  'backup list': backupListCommand,
+  'backup verify': backupVerifyCommand,
+  'backup prune': backupPruneCommand,
+  restore: restoreCommand,
 };
 
 export function usage(): string {

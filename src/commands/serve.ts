@@ -1,8 +1,8 @@
 import { createApp } from '../app.ts';
 import { openStores } from '../boot.ts';
 import { systemClock } from '../clock.ts';
-import { scheduledJobs } from '../jobs/jobs.ts';
 import { startScheduler } from '../jobs/scheduler.ts';
+import { createJobs } from '../jobs/setup.ts';
 import { listen } from '../server.ts';
 import { listenRedirect } from '../tls/redirect.ts';
 import { TlsService } from '../tls/service.ts';
@@ -34,6 +34,8 @@ export const serveCommand: Command = {
     const tls = config.tls.mode === 'off' ? undefined : await TlsService.start({ config, db: stores.db, keys: stores.keys, clock: systemClock, log });
     const services = createServices(config, stores, systemClock, log, { caPem: tls?.authority?.certificatePem, demoFactory });
     announceSignIn(config, services.demo !== undefined, log);
+    // Checks backup.dir before serving: a missing or misplaced backup directory stops the start.
+    const jobs = createJobs({ config, stores, services, clock: systemClock, log, tls: tls && (() => Promise.resolve(tls)) });
     const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock: systemClock, log, https: tls !== undefined, tls, services });
     const running = await listen(
       app,
@@ -49,7 +51,7 @@ export const serveCommand: Command = {
     const redirect = tls && config.tls.redirect_port !== 0
       ? await listenRedirect({ host: config.server.host, port: config.tls.redirect_port, publicUrl: config.public_url }, log)
       : undefined;
-    const scheduler = startScheduler(scheduledJobs({ tls, orgs: services.orgs }), log);
+    const scheduler = startScheduler(jobs.list, jobs.runner, log, config.jobs.time_zone);
     services.start();
     if (tls?.authority) {
       log.info(
@@ -70,7 +72,8 @@ export const serveCommand: Command = {
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
     });
-    await scheduler.stop();
+    // A running job gets the shutdown timeout to finish, then stops at its next safe point.
+    await scheduler.stop(config.server.shutdown_timeout);
     await redirect?.close();
     await running.close(config.server.shutdown_timeout);
     tls?.close();

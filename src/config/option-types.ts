@@ -105,6 +105,37 @@ export function url(doc: string, defaultValue: string | typeof required, options
 
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/**
+ * A cron expression (minute hour day-of-month month day-of-week, with an optional leading seconds
+ * field), or `off`. Only its shape is checked here; the scheduler checks each field at start.
+ */
+export function cron(doc: string, defaultValue: string): Option<string> {
+  return option(doc, defaultValue, (raw) => {
+    if (typeof raw !== 'string') throw new OptionValueError(`expected a cron expression such as "17 3 * * *", or off, got ${describe(raw)}`);
+    const value = raw.trim().replace(/\s+/g, ' ');
+    if (value === 'off') return value;
+    const fields = value.split(' ');
+    if (fields.length < 5 || fields.length > 6 || !fields.every((f) => /^[0-9A-Za-z*,/?-]+$/.test(f))) {
+      throw new OptionValueError(`expected a cron expression of 5 fields (minute hour day month weekday) such as "17 3 * * *", or off, got ${describe(raw)}`);
+    }
+    return value;
+  });
+}
+
+/** An IANA time zone such as Europe/Zurich; empty means the server's own. */
+export function timeZone(doc: string): Option<string> {
+  return option(doc, '', (raw) => {
+    if (typeof raw !== 'string') throw new OptionValueError(`expected a time zone such as Europe/Zurich, got ${describe(raw)}`);
+    if (raw === '') return raw;
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: raw });
+    } catch {
+      throw new OptionValueError(`${describe(raw)} is not a known time zone (expected one such as Europe/Zurich or UTC)`);
+    }
+    return raw;
+  });
+}
+
 /** A duration such as `30s`, `15m`, `12h` or `90d`, held in milliseconds. */
 export function duration(doc: string, defaultValue: string, min = '0ms'): Option<number> {
   const parse = (raw: unknown): number => {

@@ -5,7 +5,7 @@
  * the same keys for operators, and a test keeps the two in step.
  */
 import path from 'node:path';
-import { boolean, duration, integer, list, oneOf, required, secret, size, strings, text, url, type ConfigOf } from './option-types.ts';
+import { boolean, cron, duration, integer, list, oneOf, required, secret, size, strings, text, timeZone, url, type ConfigOf } from './option-types.ts';
 
 const dataDir = (partial: Record<string, unknown>) => String(partial['data_dir']);
 /** A domain of e-mail addresses, such as firm.example (lower case, at least one dot). */
@@ -166,6 +166,37 @@ export const options = {
   rate_limits: {
     per_address: integer('Requests per minute from one client address to each sign-in, token and device endpoint.', 60, 1, 100000),
     failed_tokens: integer('Bad bearer tokens per minute from one client address before it is turned away with 429.', 20, 1, 100000),
+  },
+  jobs: {
+    time_zone: timeZone('Time zone of the job schedules (IANA name such as Europe/Zurich); empty: the server\'s own.'),
+    runs_kept: duration('How long the record of each job run is kept.', '90d', '1d'),
+    schedules: {
+      tls_renewal: cron('Certificate renewal and expiry check (cron expression, or off).', '17 * * * *'),
+      invitation_retention: cron('Removal of expired and answered invitations.', '41 3 * * *'),
+      backup: cron('A backup into backup.dir (only when backup.dir is set).', '23 2 * * *'),
+      backup_verify: cron('Verification of the newest backup.', '53 4 * * *'),
+      backup_prune: cron('Removal of the backups the retention policy no longer keeps.', '13 5 * * *'),
+      retention: cron('Purges under retention.* (deleted models, history, events, sessions, tokens), then vacuum.', '37 3 * * *'),
+      blob_sweep: cron('Removal of orphan blob files (older than retention.orphan_blobs).', '7 * * * *'),
+    },
+  },
+  backup: {
+    dir: text('Directory backups are written to (a local disk or a network mount); empty: no backups. Must exist, be writable and lie outside data_dir.', ''),
+    keep_last: integer('Backup retention: the newest backups kept, whatever their dates.', 3, 1, 10_000),
+    keep_daily: integer('Backup retention: for this many of the latest days that have a backup, the newest of each day is kept.', 7, 0, 10_000),
+    keep_weekly: integer('Backup retention: the same for ISO weeks.', 4, 0, 10_000),
+    keep_monthly: integer('Backup retention: the same for calendar months.', 12, 0, 10_000),
+  },
+  retention: {
+    deleted_models: duration('A deleted model is restorable this long; then its rows, blobs and data key are purged.', '30d', '1d'),
+    history_baselines: integer('Keep the packet history back to the N-th newest baseline of each model; older packets are removed (410 history_pruned). 0 keeps every packet.', 0, 0, 1000),
+    model_events: duration('How long notification events are kept for streams that reconnect (their replay window).', '30d', '1h'),
+    sessions: duration('How long an ended browser session is kept.', '30d', '0ms'),
+    refresh_tokens: duration('How long expired or revoked access and refresh tokens (and revoked desktop logins) are kept.', '30d', '0ms'),
+    device_requests: duration('How long an expired desktop login request is kept.', '7d', '0ms'),
+    login_requests: duration('How long an expired browser sign-in request is kept.', '1d', '0ms'),
+    personal_tokens: duration('How long an expired or revoked personal access token is kept.', '90d', '0ms'),
+    orphan_blobs: duration('A blob file without a catalog row (left by a crash) is removed once it is this old.', '24h', '1h'),
   },
   log: {
     level: oneOf('Log level.', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal']),

@@ -60,6 +60,7 @@ export class Keyring {
     this.#sql = {
       get: db.prepare<[string], DataKeyRow>('SELECT id, purpose, wrapped, wrapping_key_id FROM data_keys WHERE id = ?'),
       byPurpose: db.prepare<[string], { id: string }>('SELECT id FROM data_keys WHERE purpose = ? ORDER BY created_at LIMIT 1'),
+      destroy: db.prepare('DELETE FROM data_keys WHERE id = ?'),
       insert: db.prepare('INSERT INTO data_keys (id, purpose, wrapped, wrapping_key_id, created_at) VALUES (?, ?, ?, ?, ?)'),
       notWrappedBy: db.prepare<[string, number], DataKeyRow>(
         'SELECT id, purpose, wrapped, wrapping_key_id FROM data_keys WHERE wrapping_key_id <> ? LIMIT ?',
@@ -100,6 +101,15 @@ export class Keyring {
       this.#singletons.set(purpose, id);
     }
     return id;
+  }
+
+  /**
+   * Destroys a data key (crypto-erasure): whatever it sealed can never be opened again, in this
+   * database. Backups taken before still hold the wrapped key until backup retention drops them.
+   */
+  destroy(id: string): void {
+    this.#sql.destroy.run(id);
+    this.#cache.delete(id);
   }
 
   /** The plaintext data key; unwrapped once and then kept in memory. */

@@ -24,6 +24,9 @@ export function openDatabase(file: string, options: OpenOptions): Db {
   const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
   if (!options.readonly) {
+    // Takes effect in a new file (before its first table): retention then gives free pages back with
+    // incremental vacuum instead of a VACUUM that blocks writers. An older file switches once (jobs/retention.ts).
+    db.pragma('auto_vacuum = INCREMENTAL');
     // WAL lets readers (status page, backups, `keys status`) run beside the one writer. In WAL mode
     // synchronous=FULL fsyncs the log on every commit, so an acknowledged write survives power loss.
     db.pragma('journal_mode = WAL');

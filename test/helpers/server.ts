@@ -12,8 +12,7 @@ import type { Clock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/options.ts';
 import { createLogger } from '../../src/log.ts';
-import { scheduledJobs } from '../../src/jobs/jobs.ts';
-import { runJob } from '../../src/jobs/scheduler.ts';
+import { createJobs, type Jobs } from '../../src/jobs/setup.ts';
 import { listen } from '../../src/server.ts';
 import { TlsService } from '../../src/tls/service.ts';
 import { trustingFetch, type Fetch } from './https.ts';
@@ -38,8 +37,11 @@ export interface TestServer {
   fetch: Fetch;
   /** The route table the server was built from. */
   routes: App['routes'];
-  /** Runs a scheduled job by name, through the same function the scheduler calls. */
+  /** Runs a scheduled job by name, through the same runner the scheduler uses (lease, record). */
   runJob(name: string): Promise<{ ok: boolean; outcome: string }>;
+  /** The jobs of this server: runner, backups (when backup.dir is set), retention. */
+  jobs: Jobs;
+  clock: Clock;
 }
 
 /**
@@ -95,7 +97,7 @@ export async function startServer(t: ExecutionContext, env: Record<string, strin
     await running.close(1000);
     stores.close();
   });
-  const jobs = scheduledJobs({ tls, orgs: services.orgs });
+  const jobs = createJobs({ config, stores, services, clock, log, tls: tls && (() => Promise.resolve(tls)) });
   return {
     url: `${tls ? 'https' : 'http'}://127.0.0.1:${running.port}`,
     config,
@@ -108,7 +110,12 @@ export async function startServer(t: ExecutionContext, env: Record<string, strin
     ca,
     fetch: trustingFetch(t, ca),
     routes: app.routes,
-    runJob: (name) => runJob(jobs.find((j) => j.name === name) ?? assertNever(name), log),
+    jobs,
+    clock,
+    runJob: async (name) => {
+      const report = await jobs.runner.run(jobs.find(name) ?? assertNever(name), 'command');
+      return { ok: report.outcome === 'ok', outcome: report.outcome === 'ok' ? report.summary : (report.error ?? report.summary) };
+    },
   };
 }
 

@@ -1,0 +1,59 @@
+/**
+ * Builds the jobs of one process (the server, a command, a test) from its stores and services: the
+ * runner with its leases, the backup service when backup.dir is set (checked here, at start), the
+ * retention service, and the list of jobs.
+ */
+import { BackupService } from '../backup/backup-service.ts';
+import { BackupStore, checkBackupDir } from '../backup/store.ts';
+import { serverVersion } from '../backup/version.ts';
+import type { Stores } from '../boot.ts';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config/options.ts';
+import type { Db } from '../db/open.ts';
+import type { Log } from '../log.ts';
+import type { Services } from '../services.ts';
+import { SharingRetention } from '../sharing/retention.ts';
+import type { TlsService } from '../tls/service.ts';
+import { scheduledJobs } from './jobs.ts';
+import { RetentionService } from './retention.ts';
+import { JobRunner, type Job } from './runner.ts';
+
+export interface Jobs {
+  runner: JobRunner;
+  list: Job[];
+  backups: BackupService | undefined;
+  retention: RetentionService;
+  find(name: string): Job | undefined;
+}
+
+/** The newest audit entry (id and time): what the manifest of a backup calls the head of the audit log. */
+export function newestAuditEntry(db: Db): () => unknown {
+  const newest = db.prepare<[], { id: string; at: string }>('SELECT id, at FROM audit_events ORDER BY at DESC, id DESC LIMIT 1');
+  return () => newest.get() ?? null;
+}
+
+/** The backup service of the configured backup.dir; throws a BackupError naming the problem with the directory. */
+export function createBackups(config: Config, stores: Stores, clock: Clock, log: Log, auditHead: () => unknown = newestAuditEntry(stores.db)): BackupService {
+  checkBackupDir(config.backup.dir, config.data_dir);
+  const b = config.backup;
+  return new BackupService({
+    db: stores.db,
+    blobs: stores.blobBackend,
+    store: new BackupStore(b.dir),
+    clock,
+    log,
+    serverVersion: serverVersion(),
+    auditHead,
+    keep: { last: b.keep_last, daily: b.keep_daily, weekly: b.keep_weekly, monthly: b.keep_monthly },
+  });
+}
+
+export function createJobs(d: { config: Config; stores: Stores; services: Services; clock: Clock; log: Log; tls?: (() => Promise<TlsService>) | undefined }): Jobs {
+  const { config, stores, services, clock, log } = d;
+  const runner = new JobRunner(stores.db, clock, log);
+  const backups = config.backup.dir === '' ? undefined : createBackups(config, stores, clock, log);
+  const sharing = new SharingRetention({ db: stores.db, keys: stores.keys, blobs: stores.blobs, history: services.sharing.history, audit: services.audit });
+  const retention = new RetentionService({ config, db: stores.db, clock, audit: services.audit, blobs: stores.blobs, sharing, runner });
+  const list = scheduledJobs({ config, tls: d.tls, orgs: services.orgs, backups, retention, masterKeys: stores.masterKeys });
+  return { runner, list, backups, retention, find: (name) => list.find((j) => j.name === name) };
+}
