@@ -1,0 +1,95 @@
+import crypto from 'node:crypto';
+import test from 'ava';
+import { AuditService } from '../../src/audit/audit-service.ts';
+import { testClock } from '../helpers/server.ts';
+import { openTestStores } from '../helpers/stores.ts';
+
+const day = 86_400_000;
+
+function auditLog(t: Parameters<typeof openTestStores>[0]) {
+  const stores = openTestStores(t);
+  const clock = testClock(new Date('2026-01-01T00:00:00Z'));
+  return { ...stores, clock, audit: new AuditService(stores.db, stores.keys, clock) };
+}
+
+test('retention removes old entries behind a start anchor, and the kept chain still verifies', (t) => {
+  const { audit, clock, db } = auditLog(t);
+  for (let i = 0; i < 30; i++) {
+    audit.record({ action: 'model.read', outcome: 'allowed', target: { type: 'model', id: `m${i}` } });
+    clock.advance(day);
+  }
+  audit.recordHead('backup');
+  const removed = audit.prune(new Date('2026-01-11T00:00:00Z'));
+  t.is(removed, 10);
+  const report = audit.verify();
+  t.true(report.ok, report.problem?.message);
+  t.like(report, { first_seq: 11, last_seq: 30, entries: 20 });
+  // The chain goes on from where it was, after retention too.
+  audit.record({ action: 'model.read', outcome: 'allowed' });
+  t.is(audit.head().seq, 31);
+  t.true(audit.verify().ok);
+  // Pruning everything keeps the chain's place; the next entry links to the last removed one.
+  clock.advance(day);
+  t.is(audit.prune(clock.now()), 21);
+  audit.record({ action: 'model.read', outcome: 'allowed' });
+  t.like(audit.verify(), { ok: true, first_seq: 32, last_seq: 32 });
+  // Nothing before the start anchor can be kept a secret by deleting the anchor: the chain no longer starts at #1.
+  db.exec('DROP TRIGGER audit_anchors_no_delete');
+  db.prepare("DELETE FROM audit_anchors WHERE kind = 'start'").run();
+  t.like(audit.verify().problem, { kind: 'removed', seq: 1 });
+});
+
+test('a start anchor forged with SQL is refused', (t) => {
+  const { audit, clock, db } = auditLog(t);
+  for (let i = 0; i < 5; i++) {
+    audit.record({ action: 'model.read', outcome: 'allowed' });
+    clock.advance(day);
+  }
+  const third = db.prepare('SELECT hash FROM audit_events WHERE seq = 3').get() as { hash: Buffer };
+  db.prepare("INSERT INTO audit_anchors (kind, seq, hash, reason, recorded_at, key_id, mac) VALUES ('start', 4, ?, 'prune', ?, ?, ?)")
+    .run(third.hash, clock.now().toISOString(), audit.rotateKey(), crypto.randomBytes(32));
+  t.like(audit.verify().problem, { kind: 'anchor_forged', seq: 4 });
+});
+
+test('retention refuses to remove entries from a log that does not verify', (t) => {
+  const { audit, clock, db } = auditLog(t);
+  for (let i = 0; i < 5; i++) {
+    audit.record({ action: 'model.read', outcome: 'allowed' });
+    clock.advance(day);
+  }
+  db.exec('DROP TRIGGER audit_events_append_only');
+  db.prepare("UPDATE audit_events SET action = 'x' WHERE seq = 2").run();
+  t.throws(() => audit.prune(clock.now()), { message: /does not verify.*entry #2.*nothing was removed/ });
+  t.is((db.prepare('SELECT count(*) AS n FROM audit_events').get() as { n: number }).n, 5);
+});
+
+test('repeated identical refusals are counted, with one full entry per source and window', (t) => {
+  const { audit, clock, db } = auditLog(t);
+  const refusal = { action: 'auth.bearer', outcome: 'denied' as const, reason: 'invalid_token' };
+  const counts = Array.from({ length: 50 }, () => audit.recordRepeated({ ...refusal, source: '10.0.0.9' }));
+  t.deepEqual(counts.slice(0, 3), [1, 2, 3]);
+  audit.recordRepeated({ ...refusal, source: '10.0.0.10' });
+  const rows = () => (db.prepare("SELECT count(*) AS n FROM audit_events WHERE action = 'auth.bearer'").get() as { n: number }).n;
+  t.is(rows(), 2);
+  const listed = audit.counts(new Date(0));
+  t.deepEqual(listed.map((c) => c.count), [50, 1]);
+  t.false(JSON.stringify(listed).includes('10.0.0.9'), 'the source is stored as a keyed hash only');
+  // A new window starts a new count, and a new full entry.
+  clock.advance(3_600_000);
+  t.is(audit.recordRepeated({ ...refusal, source: '10.0.0.9' }), 1);
+  t.is(rows(), 3);
+  t.true(audit.verify().ok);
+});
+
+test('audit details are sealed under the rotatable audit key, and older entries open after a rotation', (t) => {
+  const { audit, keys } = auditLog(t);
+  audit.record({ action: 'a', outcome: 'allowed', source: '10.1.1.1' });
+  const first = keys.current('audit');
+  t.not(first, keys.singleton('personal'));
+  const next = audit.rotateKey();
+  t.not(next, first);
+  t.is(keys.current('audit'), next);
+  audit.record({ action: 'b', outcome: 'allowed', source: '10.2.2.2' });
+  t.deepEqual(audit.recent(new Date(0)).map((e) => e.source).sort(), ['10.1.1.1', '10.2.2.2']);
+  t.true(audit.verify().ok);
+});
