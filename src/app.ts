@@ -17,6 +17,9 @@ import type { AppState } from './http/state.ts';
 import { authenticate } from './http/authenticate.ts';
 import { identityAuthenticator } from './identity/authenticator.ts';
 import { meRouter } from './identity/me-routes.ts';
+import { metricsRouter } from './metrics/routes.ts';
+import { statusRouter } from './status/routes.ts';
+import { standardSources } from './status/sources.ts';
 import { identityRouter } from './identity/routes.ts';
 import type { Log } from './log.ts';
 import { sharingRouter } from './sharing/routes.ts';
@@ -49,9 +52,13 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.silent = true;
 
   app.use(requestLog(deps.log));
+  app.use(deps.services.metrics.middleware());
   app.use(securityHeaders({ https: deps.https }));
   app.use(problemMiddleware());
   const { identity, audit, demo, orgs, privacy } = deps.services;
+  // The operator's and the public's routes take no user credentials: mounted before authentication.
+  app.use(metricsRouter(deps.services.metrics, { ...deps.config.metrics, db: deps.db, dataDir: deps.config.data_dir, databasePath: deps.config.database.path, tls: deps.tls }).routes());
+  app.use(statusRouter({ sources: () => [...standardSources(deps), ...deps.services.statusSources], now: () => deps.clock.now(), log: deps.log, demo: !!demo }).routes());
   // The demo provider is its own OpenID provider with its own client authentication: it comes first.
   if (demo) app.use(demo.middleware());
   app.use(authenticate(identityAuthenticator(identity, audit)));

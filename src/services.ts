@@ -10,6 +10,8 @@ import { createDemoProvider, demoEnabled, demoOrganization, type DemoProvider } 
 import { readCaFile, type ProviderSettings } from './identity/oidc.ts';
 import { IdentityService } from './identity/service.ts';
 import type { Log } from './log.ts';
+import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import type { StatusSource } from './status/sources.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { OrganizationsService } from './orgs/service.ts';
 import { PrivacyService } from './privacy/service.ts';
@@ -26,6 +28,10 @@ export interface Services {
   /** The mail relay of `smtp`, when one is configured. */
   mailer: Mailer | undefined;
   demo: DemoProvider | undefined;
+  /** This server's metrics registry and the hooks other parts report through. */
+  metrics: Metrics;
+  /** Status page rows beyond the standard ones (the last backup's, for one); read at each request. */
+  statusSources: StatusSource[];
   start(): void;
   stop(): void;
 }
@@ -39,6 +45,8 @@ export interface ServiceOptions {
 
 export function createServices(config: Config, stores: Stores, clock: Clock, log: Log, options: ServiceOptions = {}): Services {
   const audit = new AuditService(stores.db, stores.keys, clock);
+  const metrics = createMetrics();
+  audit.observe((entry) => metrics.audited(entry));
   const demo = !options.withoutDemo && demoEnabled(config) ? createDemoProvider(config, log, options.caPem) : undefined;
   const providers: ProviderSettings[] = config.auth.providers.map((p) => ({
     id: p.id,
@@ -96,6 +104,8 @@ export function createServices(config: Config, stores: Stores, clock: Clock, log
     sharing,
     mailer,
     demo,
+    metrics,
+    statusSources: [],
     start: () => identity.providers.start(),
     stop: () => identity.providers.stop(),
   };

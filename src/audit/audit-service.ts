@@ -69,6 +69,7 @@ export class AuditService {
   readonly #sql;
   readonly #append;
   readonly #counts: RefusalCounts;
+  readonly #observers: ((entry: AuditEntry) => void)[] = [];
 
   constructor(db: Db, keys: Keyring, clock: Clock) {
     this.#db = db;
@@ -124,6 +125,12 @@ export class AuditService {
       details_sealed: sealed,
       details_digest: detailsDigest(sealed),
     });
+    for (const observer of this.#observers) observer(entry);
+  }
+
+  /** Calls `observer` with every entry once it is written (metrics count sign-ins this way). */
+  observe(observer: (entry: AuditEntry) => void): void {
+    this.#observers.push(observer);
   }
 
   /**

@@ -157,6 +157,13 @@ export const options = {
   log: {
     level: oneOf('Log level.', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal']),
   },
+  metrics: {
+    token: secret('Bearer token that Prometheus sends to read /metrics; prefer token_file. Unset, and allow_loopback off: /metrics is off.'),
+    allow_loopback: boolean('Let /metrics be read without the token from this machine (a scraper on localhost, not through a proxy).', false),
+  },
+  audit: {
+    retention: duration('Audit entries older than this are removed (behind a recorded checkpoint, so the log still verifies); 0 keeps all.', '730d'),
+  },
 };
 
 /** The typed configuration that the table describes. */
