@@ -1,6 +1,12 @@
 import crypto from 'node:crypto';
+import path from 'node:path';
 import test from 'ava';
 import { AuditService } from '../../src/audit/audit-service.ts';
+import { Keyring } from '../../src/crypto/keyring.ts';
+import { keyFile } from '../../src/crypto/master-keys.ts';
+import { migrate, readMigrations } from '../../src/db/migrate.ts';
+import { openDatabase } from '../../src/db/open.ts';
+import { tmpDir } from '../helpers/tmp.ts';
 import { testClock } from '../helpers/server.ts';
 import { openTestStores } from '../helpers/stores.ts';
 
@@ -92,4 +98,28 @@ test('audit details are sealed under the rotatable audit key, and older entries 
   audit.record({ action: 'b', outcome: 'allowed', source: '10.2.2.2' });
   t.deepEqual(audit.recent(new Date(0)).map((e) => e.source).sort(), ['10.1.1.1', '10.2.2.2']);
   t.true(audit.verify().ok);
+});
+
+test('entries written before the chain existed are numbered by the migration and chained at the next start', (t) => {
+  const dir = tmpDir(t);
+  const db = openDatabase(path.join(dir, 'm.db'), { synchronous: 'full', busyTimeoutMs: 1000 });
+  t.teardown(() => db.close());
+  const all = readMigrations();
+  migrate(db, all.filter((m) => m.version < 9));
+  const insert = db.prepare("INSERT INTO audit_events (id, at, action, outcome, details_sealed) VALUES (?, ?, 'auth.sign_in', 'denied', ?)");
+  insert.run('b', '2026-01-02T00:00:00.000Z', Buffer.from('sealed b'));
+  insert.run('a', '2026-01-01T00:00:00.000Z', null);
+  insert.run('c', '2026-01-03T00:00:00.000Z', Buffer.from('sealed c'));
+  migrate(db, all);
+  const keys = new Keyring(db, keyFile(path.join(dir, 'master.key')));
+  const audit = new AuditService(db, keys, testClock());
+  t.deepEqual(db.prepare('SELECT id FROM audit_events ORDER BY seq').all(), [{ id: 'a' }, { id: 'b' }, { id: 'c' }]);
+  audit.record({ action: 'model.read', outcome: 'allowed' });
+  t.like(audit.verify(), { ok: true, entries: 4, last_seq: 4 });
+  // Two writers on two connections (the server and a command) continue one chain.
+  const other = openDatabase(path.join(dir, 'm.db'), { synchronous: 'full', busyTimeoutMs: 1000 });
+  t.teardown(() => other.close());
+  const second = new AuditService(other, new Keyring(other, keyFile(path.join(dir, 'master.key'))), testClock());
+  for (let i = 0; i < 5; i++) (i % 2 ? audit : second).record({ action: 'model.read', outcome: 'allowed' });
+  t.like(second.verify(), { ok: true, entries: 9 });
 });
