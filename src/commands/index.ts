@@ -3,7 +3,7 @@ import { adminTokenCommand } from './admin.ts';
 import { auditVerifyCommand } from './audit.ts';
 import { certsCsrCommand, certsImportCommand, certsShowCommand } from './certs.ts';
 import { configCheckCommand } from './config-check.ts';
-import { keysRetireCommand, keysRotateCommand, keysStatusCommand } from './keys.ts';
+import { keysRetireCommand, keysRotateCommand, keysRotateDataCommand, keysStatusCommand } from './keys.ts';
 import { migrateCommand } from './migrate.ts';
 import { serveCommand } from './serve.ts';
 
@@ -21,6 +21,7 @@ export const commands: Record<string, Command> = {
   'keys status': keysStatusCommand,
   'keys rotate': keysRotateCommand,
   'keys retire': keysRetireCommand,
+  'keys rotate-data': keysRotateDataCommand,
   'certs show': certsShowCommand,
   'certs csr': certsCsrCommand,
   'certs import': certsImportCommand,

@@ -1,4 +1,5 @@
 import { createApp } from '../app.ts';
+import { auditJobs } from '../audit/jobs.ts';
 import { openStores } from '../boot.ts';
 import { systemClock } from '../clock.ts';
 import { scheduledJobs } from '../jobs/jobs.ts';
@@ -41,7 +42,7 @@ export const serveCommand: Command = {
     const redirect = tls && config.tls.redirect_port !== 0
       ? await listenRedirect({ host: config.server.host, port: config.tls.redirect_port, publicUrl: config.public_url }, log)
       : undefined;
-    const scheduler = startScheduler(scheduledJobs({ tls, orgs: services.orgs }), log);
+    const scheduler = startScheduler([...scheduledJobs({ tls, orgs: services.orgs }), ...auditJobs(services.audit, log, { retentionMs: config.audit.retention, now: () => systemClock.now() })], log);
     services.start();
     if (tls?.authority) {
       log.info(

@@ -6,6 +6,7 @@ import { Keyring } from '../../src/crypto/keyring.ts';
 import { keyFile } from '../../src/crypto/master-keys.ts';
 import { migrate, readMigrations } from '../../src/db/migrate.ts';
 import { openDatabase } from '../../src/db/open.ts';
+import { runCommand } from '../helpers/spawn.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 import { testClock } from '../helpers/server.ts';
 import { openTestStores } from '../helpers/stores.ts';
@@ -122,4 +123,25 @@ test('entries written before the chain existed are numbered by the migration and
   const second = new AuditService(other, new Keyring(other, keyFile(path.join(dir, 'master.key'))), testClock());
   for (let i = 0; i < 5; i++) (i % 2 ? audit : second).record({ action: 'model.read', outcome: 'allowed' });
   t.like(second.verify(), { ok: true, entries: 9 });
+});
+
+test('`modelshare keys rotate-data audit` gives new entries a fresh key; everything still opens and verifies', async (t) => {
+  const dir = tmpDir(t);
+  const env = { MODELSHARE_DATA_DIR: dir, MODELSHARE_LOG_LEVEL: 'warn' };
+  const first = openTestStores(t, {}, dir);
+  const audit = new AuditService(first.db, first.keys, testClock());
+  audit.record({ action: 'before', outcome: 'allowed', source: '10.0.0.1' });
+  const before = first.keys.current('audit');
+  t.is(runCommand(['keys', 'rotate-data', 'personal'], env).code, 2);
+  const rotated = runCommand(['keys', 'rotate-data', 'audit'], env);
+  t.is(rotated.code, 0, rotated.stderr);
+  const after = first.keys.current('audit');
+  t.not(after, before);
+  t.regex(rotated.stdout, new RegExp(`new audit data key ${after}`));
+  audit.record({ action: 'after', outcome: 'allowed', source: '10.0.0.2' });
+  const sealedWith = (action: string) => (first.db.prepare('SELECT hex(substr(details_sealed, 2, 16)) AS k FROM audit_events WHERE action = ?').get(action) as { k: string }).k.toLowerCase();
+  t.is(sealedWith('before'), before);
+  t.is(sealedWith('after'), after);
+  t.deepEqual(audit.recent(new Date(0)).map((e) => e.source).sort(), ['10.0.0.1', '10.0.0.2']);
+  t.is(runCommand(['audit', 'verify'], env).code, 0);
 });
