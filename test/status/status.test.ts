@@ -1,6 +1,7 @@
 import test from 'ava';
 import type { StatusSource } from '../../src/status/sources.ts';
 import { startServer, testClock, type TestServer } from '../helpers/server.ts';
+import { signInWorld } from '../helpers/sign-in.ts';
 
 interface Report {
   status: string;
@@ -86,4 +87,17 @@ test('/status is an escaped HTML page without scripts, showing the same', async 
   t.true(page.includes('&lt;script&gt;alert(1)&lt;/script&gt; failed'));
   t.regex(page, /<h1>Status: Degraded<\/h1>/);
   t.regex(page, /<th scope="row">last backup<\/th><td data-state="degraded"><strong>Degraded<\/strong><\/td>/);
+});
+
+test('each sign-in provider has its row: up once reachable, down while it cannot be reached', async (t) => {
+  const world = await signInWorld(t);
+  const reachable = (await statusJson(world.server)).report;
+  t.like(reachable.checks.find((c) => c.name === 'sign_in_corp'), { state: 'up', reason: 'Corp SSO is reachable' });
+  t.false(JSON.stringify(reachable).includes(world.op.issuer), 'the provider address is not shown');
+
+  const providers = [{ id: 'gone', name: 'Gone SSO', issuer: 'https://127.0.0.1:9/', client_id: 'x', client_secret: 'y' }];
+  const server = await startServer(t, { MODELSHARE_TLS_MODE: 'off', MODELSHARE_AUTH_PROVIDERS: JSON.stringify(providers) });
+  const unreachable = (await statusJson(server)).report;
+  t.is(unreachable.status, 'down');
+  t.like(unreachable.checks.find((c) => c.name === 'sign_in_gone'), { state: 'down', reason: 'Gone SSO cannot be reached; sign-in through it fails until it can' });
 });
