@@ -47,6 +47,7 @@ export function createApp(deps: AppDeps): App {
   });
 
   app.use(requestLog(deps.log));
+  app.use(deps.services.metrics.middleware());
   app.use(securityHeaders({ https: deps.https }));
   app.use(problemMiddleware());
   // The demo provider is its own OpenID provider with its own client authentication, under its own

@@ -14,12 +14,17 @@ import { privacyRoutes } from './privacy/routes.ts';
 import { sharingRoutes } from './sharing/routes.ts';
 import { tlsRoutes } from './tls/routes.ts';
 import { tlsReadiness } from './tls/service.ts';
+import { metricsRoutes } from './metrics/routes.ts';
+import { statusRoutes } from './status/routes.ts';
+import { standardSources } from './status/sources.ts';
 
 export function routeTable(deps: AppDeps): AnyRoute[] {
   const { identity, orgs, privacy, sharing, demo, limits } = deps.services;
   const checks = [databaseCheck(deps.db), blobStorageCheck(deps.blobs), ...(deps.tls ? [tlsReadiness(deps.tls)] : [])];
   return [
     ...healthRoutes(checks),
+    ...statusRoutes({ sources: () => [...standardSources(deps), ...deps.services.statusSources], now: () => deps.clock.now(), log: deps.log, demo: !!demo }),
+    ...metricsRoutes(deps.services.metrics, { ...deps.config.metrics, db: deps.db, dataDir: deps.config.data_dir, databasePath: deps.config.database.path, tls: deps.tls }),
     ...tlsRoutes(deps.tls),
     ...identityRoutes(identity, {
       publicUrl: deps.config.public_url,

@@ -11,6 +11,8 @@ import { demoEnabled, demoOrganization, type DemoFactory } from './identity/sign
 import { readCaFile, type ProviderSettings } from './identity/oidc.ts';
 import { IdentityService } from './identity/service.ts';
 import type { Log } from './log.ts';
+import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import type { StatusSource } from './status/sources.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { OrganizationsService } from './orgs/service.ts';
 import { PrivacyService } from './privacy/service.ts';
@@ -34,6 +36,10 @@ export interface Services {
   authenticator: Authenticator;
   /** Rate limits of the sign-in, token and device endpoints and of failed tokens. */
   limits: RateLimits;
+  /** This server's metrics registry and the hooks other parts report through. */
+  metrics: Metrics;
+  /** Status page rows beyond the standard ones (the last backup's, for one); read at each request. */
+  statusSources: StatusSource[];
   start(): void;
   stop(): void;
 }
@@ -49,6 +55,8 @@ export interface ServiceOptions {
 
 export function createServices(config: Config, stores: Stores, clock: Clock, log: Log, options: ServiceOptions = {}): Services {
   const audit = new AuditService(stores.db, stores.keys, clock);
+  const metrics = createMetrics();
+  audit.observe((entry) => metrics.audited(entry));
   const demoRuns = !options.withoutDemo && demoEnabled(config);
   if (demoRuns && !options.demoFactory) throw new Error('the demo sign-in runs under this config: pass demoFactory (loadDemoFactory)');
   const demo = demoRuns ? options.demoFactory!(config, log, options.caPem) : undefined;
@@ -111,7 +119,9 @@ export function createServices(config: Config, stores: Stores, clock: Clock, log
     mailer,
     demo,
     authenticator,
-    limits: new RateLimits({ perAddress: config.rate_limits.per_address, failedTokens: config.rate_limits.failed_tokens }),
+    limits: Object.assign(new RateLimits({ perAddress: config.rate_limits.per_address, failedTokens: config.rate_limits.failed_tokens }), { onRefusal: (limit: string) => metrics.rateLimited(limit) }),
+    metrics,
+    statusSources: [],
     start: () => identity.providers.start(),
     stop: () => identity.providers.stop(),
   };

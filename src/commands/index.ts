@@ -1,10 +1,11 @@
 /** The table of subcommands, with the one-line summary `modelshare --help` shows for each. */
 import { adminTokenCommand } from './admin.ts';
+import { auditVerifyCommand } from './audit.ts';
 import { backupListCommand, backupPruneCommand, backupRunCommand, backupVerifyCommand, restoreCommand } from './backup.ts';
 import { certsCsrCommand, certsImportCommand, certsShowCommand } from './certs.ts';
 import { configCheckCommand } from './config-check.ts';
 import { jobsCommand, jobsRunCommand } from './jobs.ts';
-import { keysRetireCommand, keysRotateCommand, keysStatusCommand } from './keys.ts';
+import { keysRetireCommand, keysRotateCommand, keysRotateDataCommand, keysStatusCommand } from './keys.ts';
 import { migrateCommand } from './migrate.ts';
 import { serveCommand } from './serve.ts';
 
@@ -22,6 +23,7 @@ export const commands: Record<string, Command> = {
   'keys status': keysStatusCommand,
   'keys rotate': keysRotateCommand,
   'keys retire': keysRetireCommand,
+  'keys rotate-data': keysRotateDataCommand,
   'certs show': certsShowCommand,
   'certs csr': certsCsrCommand,
   'certs import': certsImportCommand,
@@ -33,6 +35,7 @@ export const commands: Record<string, Command> = {
   'backup verify': backupVerifyCommand,
   'backup prune': backupPruneCommand,
   restore: restoreCommand,
+  'audit verify': auditVerifyCommand,
 };
 
 export function usage(): string {

@@ -1,10 +1,11 @@
 /**
- * `modelshare keys status | rotate | retire`. Rotation with the key file takes two steps, so that the
+ * `modelshare keys status | rotate | retire | rotate-data`. Rotation with the key file takes two steps, so that the
  * new master key wraps nothing until the operator has a copy of it (see crypto/master-keys.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { DataMissingError, openReadOnlyStores, openStores } from '../boot.ts';
+import { rotatablePurposes, type RotatablePurpose } from '../crypto/keyring.ts';
 import type { Command } from './index.ts';
 import { parse, setup } from './common.ts';
 
@@ -92,5 +93,29 @@ export const keysRetireCommand: Command = {
       process.stdout.write(retired.length > 0 ? `retired ${retired.join(', ')}\n` : 'no master key to retire\n');
       return 0;
     });
+  },
+};
+
+export const keysRotateDataCommand: Command = {
+  summary: 'give the audit log or the TLS keys a fresh data key (older values keep opening)',
+  help:
+    'Usage: modelshare keys rotate-data audit|tls [--config FILE]\n\n' +
+    'Makes a fresh data key the one that seals new audit entries (audit) or new TLS private keys (tls);\n' +
+    'what was sealed before names its own key and keeps opening. The server picks the new key up at once.\n',
+  async run(args) {
+    const { values, positionals } = parse(args, {}, true);
+    const purpose = positionals[0];
+    if (positionals.length !== 1 || !(rotatablePurposes as readonly string[]).includes(purpose!)) {
+      process.stderr.write(`name the data key to rotate: ${rotatablePurposes.join(' or ')}\n`);
+      return 2;
+    }
+    const { config, log } = setup(values);
+    const stores = openStores(config, log);
+    try {
+      process.stdout.write(`new ${purpose} data key ${stores.keys.rotatePurpose(purpose as RotatablePurpose)}\n`);
+      return 0;
+    } finally {
+      stores.close();
+    }
   },
 };

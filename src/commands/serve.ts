@@ -1,4 +1,5 @@
 import { createApp } from '../app.ts';
+import { auditJobs } from '../audit/jobs.ts';
 import { openStores } from '../boot.ts';
 import { systemClock } from '../clock.ts';
 import { startScheduler } from '../jobs/scheduler.ts';

@@ -178,6 +178,8 @@ export const options = {
       backup_prune: cron('Removal of the backups the retention policy no longer keeps.', '13 5 * * *'),
       retention: cron('Purges under retention.* (deleted models, history, events, sessions, tokens), then vacuum.', '37 3 * * *'),
       blob_sweep: cron('Removal of orphan blob files (older than retention.orphan_blobs).', '7 * * * *'),
+      audit_head: cron('Recording (and logging) the head of the audit log chain.', '*/15 * * * *'),
+      audit_retention: cron('Removal of audit entries older than audit.retention, behind a start anchor.', '23 4 * * *'),
     },
   },
   backup: {
@@ -205,6 +207,13 @@ export const options = {
       'auto',
       ['auto', 'json', 'pretty'],
     ),
+  },
+  metrics: {
+    token: secret('Bearer token that Prometheus sends to read /metrics; prefer token_file. Unset, and allow_loopback off: /metrics is off.'),
+    allow_loopback: boolean('Let /metrics be read without the token from this machine (a scraper on localhost, not through a proxy).', false),
+  },
+  audit: {
+    retention: duration('Audit entries older than this are removed (behind a recorded checkpoint, so the log still verifies); 0 keeps all.', '730d'),
   },
 };
 

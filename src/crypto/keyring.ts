@@ -1,13 +1,23 @@
 /**
  * Data keys, wrapped by the master key (envelope encryption as cloud KMSs do it). Every model has its
- * own data key, personal data has one, the TLS CA has one. A data key never changes; rotating the
- * master key re-wraps the rows of `data_keys` and leaves sealed values and blobs untouched.
+ * own data key, personal data has one, the TLS keys have one, the audit log has one. A data key is
+ * only ever the input of HKDF (sealed.ts, stream-aead.ts), never an encryption key itself. A data key
+ * never changes; rotating the master key re-wraps the rows of `data_keys` and leaves sealed values and
+ * blobs untouched. The purposes in `rotatablePurposes` can also get a fresh data key (`rotatePurpose`):
+ * new values use the newest (`current`), older values name theirs and still open.
  */
 import crypto from 'node:crypto';
 import type { Db } from '../db/open.ts';
 import { MasterKeyError, primaryKey, type MasterKey, type MasterKeySource } from './master-keys.ts';
 
-export type DataKeyPurpose = 'personal' | 'model' | 'tls';
+export type DataKeyPurpose = 'personal' | 'model' | 'tls' | 'audit';
+
+/**
+ * Purposes whose values always name their data key, so a new one can take over at any time. Not
+ * `personal`: its blind indexes (e-mail look-ups) are keyed by its first key and would need rebuilding.
+ */
+export const rotatablePurposes = ['audit', 'tls'] as const satisfies readonly DataKeyPurpose[];
+export type RotatablePurpose = (typeof rotatablePurposes)[number];
 
 interface DataKeyRow {
   id: string;
@@ -61,6 +71,7 @@ export class Keyring {
       get: db.prepare<[string], DataKeyRow>('SELECT id, purpose, wrapped, wrapping_key_id FROM data_keys WHERE id = ?'),
       byPurpose: db.prepare<[string], { id: string }>('SELECT id FROM data_keys WHERE purpose = ? ORDER BY created_at LIMIT 1'),
       destroy: db.prepare('DELETE FROM data_keys WHERE id = ?'),
+      newestByPurpose: db.prepare<[string], { id: string }>('SELECT id FROM data_keys WHERE purpose = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
       insert: db.prepare('INSERT INTO data_keys (id, purpose, wrapped, wrapping_key_id, created_at) VALUES (?, ?, ?, ?, ?)'),
       notWrappedBy: db.prepare<[string, number], DataKeyRow>(
         'SELECT id, purpose, wrapped, wrapping_key_id FROM data_keys WHERE wrapping_key_id <> ? LIMIT ?',
@@ -110,6 +121,21 @@ export class Keyring {
   destroy(id: string): void {
     this.#sql.destroy.run(id);
     this.#cache.delete(id);
+  }
+
+  /**
+   * The newest data key of a rotatable purpose, for new values; created the first time. Read from
+   * the database each time (an indexed look-up), so a rotation by the command line takes effect at once.
+   */
+  current(purpose: RotatablePurpose): string {
+    return this.#sql.newestByPurpose.get(purpose)?.id ?? this.singleton(purpose);
+  }
+
+  /** Makes a fresh data key the current one of a rotatable purpose; older ones keep opening what they sealed. */
+  rotatePurpose(purpose: RotatablePurpose): string {
+    if (!(rotatablePurposes as readonly string[]).includes(purpose)) throw new MasterKeyError(`data keys of purpose ${purpose} cannot be rotated`);
+    this.singleton(purpose);
+    return this.create(purpose);
   }
 
   /** The plaintext data key; unwrapped once and then kept in memory. */

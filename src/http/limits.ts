@@ -24,6 +24,9 @@ export class RateLimits {
   /** Refusals so far, by limit: for metrics and the status data, never one audit row each. */
   readonly refusals = new Map<string, number>();
 
+  /** Told of every refusal (metrics). */
+  onRefusal: ((limit: string) => void) | undefined;
+
   constructor(settings: RateLimitSettings = defaultRateLimits) {
     const perMinute = (points: number) => new RateLimiterMemory({ points, duration: 60 });
     this.#byAddress = {
@@ -83,6 +86,7 @@ export class RateLimits {
 
   #refuse(name: string, res: RateLimiterRes): never {
     this.refusals.set(name, (this.refusals.get(name) ?? 0) + 1);
+    this.onRefusal?.(name);
     const seconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
     throw new AppError('too_many_requests', `Too many requests; try again in ${seconds} seconds`, { headers: { 'Retry-After': String(seconds) } });
   }

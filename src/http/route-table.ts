@@ -20,15 +20,18 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
  * - `session`: a browser session cookie; an unsafe method must carry the session's CSRF token
  *   (form field `_csrf`). Without a session a GET is sent to sign in, anything else gets 401.
  * - `token`: a bearer token that carries `scope` (desktop clients, personal access tokens).
+ * - `operator`: the operator's own credential (the metrics token, or loopback when configured), never
+ *   a person's; `check` refuses anyone else.
  */
-export type Access = { kind: 'public' } | { kind: 'page' } | { kind: 'session' } | { kind: 'token'; scope: Scope };
+export type Access = { kind: 'public' } | { kind: 'page' } | { kind: 'session' } | { kind: 'token'; scope: Scope } | { kind: 'operator'; check: (ctx: Context) => void };
 
 export const access = {
   public: { kind: 'public' },
   page: { kind: 'page' },
   session: { kind: 'session' },
   token: (scope: Scope) => ({ kind: 'token', scope }) as const,
-} as const satisfies Record<string, Access | ((scope: Scope) => Access)>;
+  operator: (check: (ctx: Context) => void) => ({ kind: 'operator', check }) as const,
+} as const;
 
 /** The callers the generated refusal test plays, beyond those each access kind implies. */
 export type Caller =
@@ -67,7 +70,7 @@ export type BodySpec<B> =
 /** The sign-in endpoints' limits per client address and per account (see http/limits.ts). */
 export type RateLimit = 'sign_in' | 'token' | 'device_code' | 'user_code';
 
-type ActorOf<A extends Access> = A extends { kind: 'public' } ? undefined : A extends { kind: 'page' } ? Actor | undefined : Actor;
+type ActorOf<A extends Access> = A extends { kind: 'public' } | { kind: 'operator' } ? undefined : A extends { kind: 'page' } ? Actor | undefined : Actor;
 
 export interface Input<A extends Access, P, Q, B, G> {
   actor: ActorOf<A>;

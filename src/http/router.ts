@@ -38,6 +38,9 @@ async function caller(r: AnyRoute, deps: RouterDeps, ctx: RouteContext): Promise
   switch (r.access.kind) {
     case 'public':
       return undefined;
+    case 'operator':
+      r.access.check(ctx);
+      return undefined;
     case 'page':
       return sessionActor(ctx, deps.authenticator);
     case 'session': {

@@ -64,10 +64,14 @@ export class JobRunner {
   /** This process, as lease holder: host/pid/random (the random part tells two runners of one process apart). */
   readonly holder = `${os.hostname()}/${process.pid}/${crypto.randomBytes(4).toString('hex')}`;
 
-  constructor(db: Db, clock: Clock, log: Log) {
+  /** Told of every finished run (metrics). */
+  readonly #observe: ((report: RunReport) => void) | undefined;
+
+  constructor(db: Db, clock: Clock, log: Log, observe?: (report: RunReport) => void) {
     this.#repo = new JobRepo(db);
     this.#clock = clock;
     this.#log = log;
+    this.#observe = observe;
   }
 
   lastRuns(job: string, limit = 5): JobRun[] {
@@ -125,6 +129,7 @@ export class JobRunner {
       clearInterval(renewal);
     }
     this.#repo.finishRun(runId, this.#clock.now().toISOString(), result.outcome, result.summary, result.figures, result.error);
+    this.#observe?.(result);
     this.#repo.release(lease, this.holder);
     return result;
   }

@@ -14,6 +14,8 @@ import type { Log } from '../log.ts';
 import type { Services } from '../services.ts';
 import { SharingRetention } from '../sharing/retention.ts';
 import type { TlsService } from '../tls/service.ts';
+import { auditJobs } from '../audit/jobs.ts';
+import { backupStatusSource } from '../backup/status.ts';
 import { scheduledJobs } from './jobs.ts';
 import { RetentionService } from './retention.ts';
 import { JobRunner, type Job } from './runner.ts';
@@ -50,10 +52,16 @@ export function createBackups(config: Config, stores: Stores, clock: Clock, log:
 
 export function createJobs(d: { config: Config; stores: Stores; services: Services; clock: Clock; log: Log; tls?: (() => Promise<TlsService>) | undefined }): Jobs {
   const { config, stores, services, clock, log } = d;
-  const runner = new JobRunner(stores.db, clock, log);
-  const backups = config.backup.dir === '' ? undefined : createBackups(config, stores, clock, log);
+  const metrics = services.metrics;
+  const runner = new JobRunner(stores.db, clock, log, (report) => {
+    if (report.outcome === 'ok' || report.outcome === 'failed') metrics.jobRan(report.job, report.outcome, report.ms / 1000);
+    if (report.job === 'backup' && report.outcome === 'ok') metrics.backupSucceeded(clock.now());
+  });
+  // Each backup records the audit chain's head, and its manifest carries it (see audit verify --head).
+  const backups = config.backup.dir === '' ? undefined : createBackups(config, stores, clock, log, () => services.audit.recordHead('backup'));
+  if (backups && !services.statusSources.some((s) => s.name === 'last_backup')) services.statusSources.push(backupStatusSource(runner, clock));
   const sharing = new SharingRetention({ db: stores.db, keys: stores.keys, blobs: stores.blobs, history: services.sharing.history, audit: services.audit });
   const retention = new RetentionService({ config, db: stores.db, clock, audit: services.audit, blobs: stores.blobs, sharing, runner });
-  const list = scheduledJobs({ config, tls: d.tls, orgs: services.orgs, backups, retention, masterKeys: stores.masterKeys });
+  const list = [...scheduledJobs({ config, tls: d.tls, orgs: services.orgs, backups, retention, masterKeys: stores.masterKeys }), ...auditJobs(services.audit, log, config, () => clock.now())];
   return { runner, list, backups, retention, find: (name) => list.find((j) => j.name === name) };
 }

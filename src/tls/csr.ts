@@ -20,7 +20,7 @@ export async function createRequest(ctx: TlsContext, names: SubjectNames): Promi
   ctx.repo.replace({
     id,
     slot: 'csr-pending',
-    key_sealed: seal(ctx.keys, ctx.keys.singleton('tls'), certificateKeyPlace(id), key.privateKeyDer),
+    key_sealed: seal(ctx.keys, ctx.keys.current('tls'), certificateKeyPlace(id), key.privateKeyDer),
     request,
     chain: null,
     names: JSON.stringify(names),

@@ -35,8 +35,44 @@ function commonNameOf(names: SubjectNames): string {
   return names.dns[0] ?? names.ips[0] ?? 'modelshare';
 }
 
-/** A self-signed CA certificate that may sign server certificates and nothing below them. */
-export function selfSignedAuthority(options: { keyPem: string; publicKeyPem: string; commonName: string; validity: Validity }): string {
+/**
+ * The DER of a critical nameConstraints extension value (RFC 5280 4.2.1.10) permitting only `names`:
+ * each DNS name (and its subdomains; a wildcard stands for its parent) and each IP address exactly.
+ * With no IP address configured, every IPv4 and IPv6 address is excluded; with no DNS name, only the
+ * reserved name `invalid` is permitted. node-forge has no builder for this extension, so it is
+ * encoded here with forge.asn1 (X.509 encoding, no cryptography). Deterministic for the same names.
+ */
+export function nameConstraintsDer(names: SubjectNames): Buffer {
+  return Buffer.from(forge.asn1.toDer(nameConstraintsAsn1(names)).getBytes(), 'binary');
+}
+
+function nameConstraintsAsn1(names: SubjectNames) {
+  const { asn1 } = forge;
+  const subtree = (tag: number, value: string) =>
+    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [asn1.create(asn1.Class.CONTEXT_SPECIFIC, tag, false, value)]);
+  const dnsName = (name: string) => subtree(2, name.replace(/^\*\./, ''));
+  const ipRange = (ip: string) => {
+    const bytes = (forge.util as unknown as { bytesFromIP(ip: string): string | null }).bytesFromIP(ip);
+    if (!bytes) throw new Error(`${ip} is not an IP address`);
+    return subtree(7, bytes + '\xff'.repeat(bytes.length));
+  };
+  const dns = [...new Set(names.dns.map((d) => d.toLowerCase().replace(/^\*\./, '')))].sort();
+  const ips = [...new Set(names.ips)].sort();
+  const permitted = [...(dns.length > 0 ? dns : ['invalid']).map(dnsName), ...ips.map(ipRange)];
+  const parts = [asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, permitted)];
+  if (ips.length === 0) {
+    const everything = (length: number) => subtree(7, '\x00'.repeat(length * 2));
+    parts.push(asn1.create(asn1.Class.CONTEXT_SPECIFIC, 1, true, [everything(4), everything(16)]));
+  }
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, parts);
+}
+
+/**
+ * A self-signed CA certificate that may sign server certificates and nothing below them, for the
+ * configured names only: customers install it as a trust anchor, so a stolen CA key must not be able
+ * to vouch for any other site (critical nameConstraints).
+ */
+export function selfSignedAuthority(options: { keyPem: string; publicKeyPem: string; commonName: string; validity: Validity; names: SubjectNames }): string {
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(options.publicKeyPem);
   cert.serialNumber = randomSerial();
@@ -52,6 +88,7 @@ export function selfSignedAuthority(options: { keyPem: string; publicKeyPem: str
     // pathLen 0: the CA signs leaf certificates only, never another CA.
     { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { id: '2.5.29.30', name: 'nameConstraints', critical: true, value: nameConstraintsAsn1(options.names) },
     { name: 'subjectKeyIdentifier' },
   ]);
   cert.sign(forge.pki.privateKeyFromPem(options.keyPem), forge.md.sha256.create());

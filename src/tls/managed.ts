@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import { open, seal } from '../crypto/sealed.ts';
 import { checkServable, type ServedCertificate } from './certificate.ts';
-import { issueServerCertificate, selfSignedAuthority, type SubjectNames } from './forge.ts';
+import { issueServerCertificate, nameConstraintsDer, selfSignedAuthority, type SubjectNames } from './forge.ts';
 import { caKeyBits, generateRsaKeyPair, keyPairFromDer, serverKeyBits } from './keypair.ts';
 import { dayMs, type CertificateProvider, type TlsContext } from './provider.ts';
 import { authorityKeyPlace, certificateKeyPlace, type CertificateRow } from './repo.ts';
@@ -30,12 +30,40 @@ export interface ManagedOptions {
   renewAtPercent: number;
 }
 
-/** The internal CA, created (and logged) the first time. */
-export async function loadOrCreateAuthority(ctx: TlsContext): Promise<Authority> {
+/** Whether the CA certificate is constrained to exactly these names. */
+export function constrainedTo(certificatePem: string, names: SubjectNames): boolean {
+  return Buffer.from(new crypto.X509Certificate(certificatePem).raw).includes(nameConstraintsDer(names));
+}
+
+/**
+ * The internal CA, created (and logged) the first time, its certificate constrained to `names`. A CA
+ * made before name constraints, or for other names, gets a new certificate for the same key and
+ * subject: certificates it issued still chain to the copies clients already trust, and the new
+ * ca.pem (a new fingerprint, logged) limits what the key can vouch for.
+ */
+export async function loadOrCreateAuthority(ctx: TlsContext, names: SubjectNames): Promise<Authority> {
   const existing = ctx.repo.authority();
   if (existing) {
     const der = open(ctx.keys, authorityKeyPlace(existing.id), existing.key_sealed);
-    return { id: existing.id, certificatePem: existing.certificate, keyPem: keyPairFromDer(der).privateKeyPem, fingerprint: existing.fingerprint };
+    const pair = keyPairFromDer(der);
+    if (constrainedTo(existing.certificate, names)) {
+      return { id: existing.id, certificatePem: existing.certificate, keyPem: pair.privateKeyPem, fingerprint: existing.fingerprint };
+    }
+    const old = new crypto.X509Certificate(existing.certificate);
+    const certificatePem = selfSignedAuthority({
+      keyPem: pair.privateKeyPem,
+      publicKeyPem: pair.publicKeyPem,
+      commonName: old.subject.match(/CN=([^\n]*)/)?.[1] ?? `Modelshare internal CA ${existing.id.slice(0, 8)}`,
+      validity: { notBefore: new Date(ctx.clock.now().getTime() - backdateMs), notAfter: new Date(old.validTo) },
+      names,
+    });
+    const fingerprint = new crypto.X509Certificate(certificatePem).fingerprint256;
+    ctx.repo.recertifyAuthority(existing.id, certificatePem, fingerprint);
+    ctx.log.warn(
+      { ca_fingerprint: fingerprint, previous_fingerprint: existing.fingerprint, names },
+      'the internal CA has a new certificate, constrained to the configured names: clients that install or pin ca.pem should take the new one',
+    );
+    return { id: existing.id, certificatePem, keyPem: pair.privateKeyPem, fingerprint };
   }
   const key = await generateRsaKeyPair(caKeyBits);
   const now = ctx.clock.now().getTime();
@@ -46,16 +74,17 @@ export async function loadOrCreateAuthority(ctx: TlsContext): Promise<Authority>
     // A distinct name per installation, so an admin can tell two servers' CAs apart in a trust store.
     commonName: `Modelshare internal CA ${id.slice(0, 8)}`,
     validity: { notBefore: new Date(now - backdateMs), notAfter: new Date(now + caLifetimeMs) },
+    names,
   });
   const fingerprint = new crypto.X509Certificate(certificatePem).fingerprint256;
   const stored = ctx.repo.insertAuthority({
     id,
     certificate: certificatePem,
-    key_sealed: seal(ctx.keys, ctx.keys.singleton('tls'), authorityKeyPlace(id), key.privateKeyDer),
+    key_sealed: seal(ctx.keys, ctx.keys.current('tls'), authorityKeyPlace(id), key.privateKeyDer),
     fingerprint,
     created_at: new Date(now).toISOString(),
   });
-  if (stored.id !== id) return loadOrCreateAuthority(ctx);
+  if (stored.id !== id) return loadOrCreateAuthority(ctx, names);
   ctx.log.info({ ca_fingerprint: fingerprint }, 'created the internal certificate authority');
   return { id, certificatePem, keyPem: key.privateKeyPem, fingerprint };
 }
@@ -96,7 +125,7 @@ export function managedProvider(ctx: TlsContext, authority: Authority, options: 
     const row: CertificateRow = {
       id,
       slot: 'managed',
-      key_sealed: seal(ctx.keys, ctx.keys.singleton('tls'), certificateKeyPlace(id), key.privateKeyDer),
+      key_sealed: seal(ctx.keys, ctx.keys.current('tls'), certificateKeyPlace(id), key.privateKeyDer),
       request: null,
       chain: chainPem,
       names: JSON.stringify(options.names),

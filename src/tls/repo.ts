@@ -36,6 +36,7 @@ export class TlsRepo {
     this.#db = db;
     this.#sql = {
       authority: db.prepare<[], AuthorityRow>('SELECT id, certificate, key_sealed, fingerprint, created_at FROM tls_authority ORDER BY created_at LIMIT 1'),
+      recertifyAuthority: db.prepare<[string, string, string]>('UPDATE tls_authority SET certificate = ?, fingerprint = ? WHERE id = ?'),
       insertAuthority: db.prepare('INSERT INTO tls_authority (id, certificate, key_sealed, fingerprint, created_at) VALUES (?, ?, ?, ?, ?)'),
       certificate: db.prepare<[CertificateSlot], CertificateRow>(
         'SELECT id, slot, key_sealed, request, chain, names, not_after, created_at FROM tls_certificates WHERE slot = ?',
@@ -60,6 +61,11 @@ export class TlsRepo {
       this.#sql.insertAuthority.run(row.id, row.certificate, row.key_sealed, row.fingerprint, row.created_at);
       return row;
     }).immediate();
+  }
+
+  /** A new certificate for the same CA key (new name constraints); the key row stays as it is. */
+  recertifyAuthority(id: string, certificate: string, fingerprint: string): void {
+    this.#sql.recertifyAuthority.run(certificate, fingerprint, id);
   }
 
   certificate(slot: CertificateSlot): CertificateRow | undefined {

@@ -90,9 +90,10 @@ export class TlsService {
     let authority: TlsService['authority'];
     if (config.tls.mode === 'managed') {
       if (config.tls.lifetime > 825 * dayMs) throw new TlsError('tls.lifetime: at most 825d, or clients (Apple platforms, browsers) refuse the certificate');
-      const ca = await loadOrCreateAuthority(ctx);
+      const names = subjectNames(config);
+      const ca = await loadOrCreateAuthority(ctx, names);
       authority = { certificatePem: ca.certificatePem, fingerprint: ca.fingerprint };
-      provider = managedProvider(ctx, ca, { names: subjectNames(config), lifetimeMs: config.tls.lifetime, renewAtPercent: config.tls.renew_at_percent });
+      provider = managedProvider(ctx, ca, { names, lifetimeMs: config.tls.lifetime, renewAtPercent: config.tls.renew_at_percent });
     } else if (config.tls.mode === 'files') {
       const missing = (['cert_file', 'key_file'] as const).filter((k) => config.tls[k] === '');
       if (missing.length > 0) {

@@ -22,6 +22,8 @@ export async function testCa(): Promise<TestCa> {
     publicKeyPem: key.publicKeyPem,
     commonName: 'Test Corporate CA',
     validity: { notBefore: new Date(now - 400 * day), notAfter: new Date(now + 400 * day) },
+    // The names the tests' leaf certificates are for.
+    names: { dns: ['localhost', 'example.com', 'example.net', 'example.org', 'test'], ips: ['127.0.0.1', '::1'] },
   });
   return { certificatePem, key };
 }
