@@ -13,6 +13,11 @@
  * when its actor is a member of the organization now; an outsider's attempt on the organization's
  * model shows what was tried and when, but not who from where. Server admins see every entry, opened.
  *
+ * Paging cost: with no filter, or an actor, action or target filter, a page is one indexed keyset
+ * range (migration 0010). An organization's view reads its entries through the target index and
+ * keeps the newest `limit` of them, so a page costs in proportion to that organization's entries
+ * after the cursor (narrow it with `from`/`to` on very large logs), never to the whole log.
+ *
  * The SQL is chosen from a few fixed fragments by which filters are present and prepared once per
  * shape; values are always bound, never written into the text.
  */
@@ -78,8 +83,9 @@ const organizationPersonal = 'EXISTS (SELECT 1 FROM memberships WHERE organizati
 const filterFragments: Record<keyof AuditFilter, string> = {
   actorId: 'e.actor_id = @actorId',
   action: 'e.action = @action',
-  // A prefix as a range, so the (action, at, id) index serves it: '\uffff' sorts after any action text.
-  actionPrefix: "e.action >= @actionPrefix AND e.action < @actionPrefix || char(65535)",
+  // A prefix (`auth.*`) matches many actions: walk the (at, id) index newest first and test each row
+  // (the unary + keeps SQLite from using the action index, which would sort every match per page).
+  actionPrefix: "+e.action >= @actionPrefix AND +e.action < @actionPrefix || char(65535)",
   targetType: 'e.target_type = @targetType',
   targetId: 'e.target_id = @targetId',
   outcome: 'e.outcome = @outcome',
