@@ -10,9 +10,12 @@
  * Opening is cheap (one AES-GCM of a few dozen bytes under a cached key) and each name is opened
  * once per change: a process-memory cache keyed by id and `updated_at` holds the opened names,
  * never written anywhere. A name search over another sort reads the keyset in batches of
- * `batchSize` rows and stops once a page is full, so memory stays bounded; a sort by name reads the
- * id, time and sealed name of every model in scope (a 10,000-model organization is ~10,000 small
- * rows and, once cached, no decryption), sorts in memory and reads whole rows for the page only.
+ * A search first matches every name in scope, read from a covering index of (organization, id,
+ * updated_at, sealed name) and opened from the cache: a 10,000-model organization is ~10,000 small
+ * index entries and, once cached, no decryption. Rare matches are read by id and sorted here; common
+ * ones (whichever costs fewer rows) walk the keyset of the sort in batches of `batchSize` rows until
+ * a page is full, so memory stays bounded. A sort by name sorts the opened names here and reads
+ * whole rows for the page only.
  */
 import type { Statement } from 'better-sqlite3';
 import type { Keyring } from '../crypto/keyring.ts';
@@ -159,6 +162,13 @@ export class ModelList {
     const first = this.#statement(`${scope.where}|${sort}|${direction}|first`, () => `SELECT ${columns} FROM models m JOIN model_stats s ON s.model_id = m.id WHERE ${scope.where} ORDER BY ${column} ${direction}, m.id ${direction} LIMIT @limit`);
     const next = this.#statement(`${scope.where}|${sort}|${direction}|after`, () => `SELECT ${columns} FROM models m JOIN model_stats s ON s.model_id = m.id WHERE ${scope.where} AND (${column}, m.id) ${compare} (@key, @id) ORDER BY ${column} ${direction}, m.id ${direction} LIMIT @limit`);
     const wanted = q.limit + 1;
+    if (q.search !== undefined) {
+      // Few matches (a rare word): read just those rows and sort them here. Many: walk the keyset.
+      // Reading m matches by id costs about m rows; walking the keyset about wanted × n / m of n.
+      const scanned = this.#scan(q);
+      const matching = scanned.filter((n) => n.folded.includes(q.search!));
+      if (matching.length * matching.length <= wanted * scanned.length) return this.#sortHere(q, matching.map((n) => n.id));
+    }
     const found: ModelSummary[] = [];
     let after = q.after;
     for (;;) {
@@ -175,25 +185,45 @@ export class ModelList {
     }
   }
 
+  /** Every model in scope with its opened, case-folded name: one read of a covering index (migration 0010). */
+  #scan(q: ModelListQuery): { id: string; folded: string }[] {
+    const scope = this.#scope(q);
+    const all = this.#statement(`${scope.where}|names`, () => `SELECT m.id, m.updated_at, m.name_sealed FROM models m INDEXED BY ${q.organizationId === null ? 'models_names' : 'models_names_by_organization'} WHERE ${scope.where}`);
+    return (all.all(scope.params) as { id: string; updated_at: string; name_sealed: Buffer }[]).map((row) => ({ id: row.id, folded: this.#name(row.id, row.updated_at, row.name_sealed).folded }));
+  }
+
+  #compare(order: SortOrder) {
+    const sign = order === 'asc' ? 1 : -1;
+    return (a: { key: string | number; id: string }, b: { key: string | number; id: string }) => sign * (a.key < b.key ? -1 : a.key > b.key ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  }
+
   /** Sorted by name: every name in scope is opened (or found in the cache) and sorted here. */
   #byName(q: ModelListQuery): ModelSummary[] {
-    const scope = this.#scope(q);
-    const all = this.#statement(`${scope.where}|names`, () => `SELECT m.id, m.updated_at, m.name_sealed FROM models m WHERE ${scope.where}`);
+    const compare = this.#compare(q.order);
     const after = q.after ? { key: String(q.after.key), id: q.after.id } : undefined;
-    const sign = q.order === 'asc' ? 1 : -1;
-    const compare = (a: { key: string; id: string }, b: { key: string; id: string }) => sign * (a.key < b.key ? -1 : a.key > b.key ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-    const keyed: { key: string; id: string }[] = [];
-    for (const row of all.iterate(scope.params) as IterableIterator<{ id: string; updated_at: string; name_sealed: Buffer }>) {
-      const { folded } = this.#name(row.id, row.updated_at, row.name_sealed);
-      if (q.search !== undefined && !folded.includes(q.search)) continue;
-      const entry = { key: folded, id: row.id };
-      if (after && compare(entry, after) <= 0) continue;
-      keyed.push(entry);
-    }
-    keyed.sort(compare);
+    const keyed = this.#scan(q)
+      .filter((n) => q.search === undefined || n.folded.includes(q.search))
+      .map((n) => ({ key: n.folded, id: n.id }))
+      .filter((k) => !after || compare(k, after) > 0)
+      .sort(compare);
     return keyed.slice(0, q.limit + 1).flatMap((k) => {
       const row = this.#byId.get(k.id);
       return row ? [this.#summary(row)] : [];
     });
+  }
+
+  /** A few models by id, sorted here by the query's sort, after its cursor. */
+  #sortHere(q: ModelListQuery, ids: string[]): ModelSummary[] {
+    const compare = this.#compare(q.order);
+    return ids
+      .flatMap((id) => {
+        const row = this.#byId.get(id);
+        return row ? [this.#summary(row)] : [];
+      })
+      .map((m) => ({ m, key: sortKey(q.sort, m), id: m.id }))
+      .filter((k) => !q.after || compare(k, q.after) > 0)
+      .sort(compare)
+      .slice(0, q.limit + 1)
+      .map((k) => k.m);
   }
 }
