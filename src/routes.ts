@@ -3,7 +3,11 @@
  * generated refusal tests and the OpenAPI document are all built from this list; a route that is
  * not here does not exist.
  */
+import { modelAdminRoutes } from './admin/model-routes.ts';
+import { PeopleAdmin } from './admin/people-admin.ts';
+import { peopleAdminRoutes } from './admin/people-routes.ts';
 import type { AppDeps } from './app.ts';
+import { auditRoutes } from './audit/routes.ts';
 import { blobStorageCheck, databaseCheck, healthRoutes } from './http/health.ts';
 import type { AnyRoute } from './http/route-table.ts';
 import { meRoutes } from './identity/me-routes.ts';
@@ -12,6 +16,7 @@ import { invitationRoutes, invitationsNotice } from './orgs/invitation-routes.ts
 import { organizationRoutes } from './orgs/routes.ts';
 import { privacyRoutes } from './privacy/routes.ts';
 import { sharingRoutes } from './sharing/routes.ts';
+import { tlsAdminRoutes } from './tls/admin-routes.ts';
 import { tlsRoutes } from './tls/routes.ts';
 import { tlsReadiness } from './tls/service.ts';
 import { metricsRoutes } from './metrics/routes.ts';
@@ -39,5 +44,10 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...invitationRoutes(orgs),
     ...organizationRoutes(orgs),
     ...sharingRoutes(sharing.routeDeps),
+    // The admin API (issue 17): models, people, the audit log and certificates.
+    ...modelAdminRoutes({ sharing, orgs, displayName: (personId) => identity.publicPerson(personId).display_name }),
+    ...peopleAdminRoutes(new PeopleAdmin({ db: deps.db, keys: deps.keys, identity, orgs, models: sharing.routeDeps.repo, configAdmins: deps.config.auth.admins }), orgs),
+    ...auditRoutes({ db: deps.db, keys: deps.keys, orgs }),
+    ...tlsAdminRoutes(deps.tls, deps.db, orgs),
   ];
 }

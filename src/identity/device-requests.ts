@@ -73,6 +73,7 @@ export class DeviceRequests {
       consume: db.prepare("UPDATE device_requests SET status = 'consumed' WHERE id = ? AND status = 'approved'"),
       purge: db.prepare('DELETE FROM device_requests WHERE expires_at < ?'),
       deleteForPerson: db.prepare('DELETE FROM device_requests WHERE person_id = ?'),
+      denyApproved: db.prepare("UPDATE device_requests SET status = 'denied' WHERE person_id = ? AND status = 'approved'"),
     };
   }
 
@@ -131,6 +132,11 @@ export class DeviceRequests {
       this.#sql.polled.run(now.toISOString(), tooSoon ? row.interval_ms + 5000 : row.interval_ms, row.id);
       return { status: tooSoon ? 'slow_down' : 'pending' };
     }).immediate();
+  }
+
+  /** Sign-out everywhere: a request the person approved but the device has not yet collected gives no tokens. */
+  denyApprovedOf(personId: string): number {
+    return this.#sql.denyApproved.run(personId).changes;
   }
 
   /** Erase: the person's desktop sign-in requests go. */

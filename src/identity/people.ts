@@ -19,6 +19,8 @@ export interface Person {
   lastSignInAt: string | null;
   /** Set once a server admin erased the person: the row stays, without personal data, so packets keep their author. */
   erasedAt: string | null;
+  /** Set while a server admin blocks the person server-wide: no sign-in, no session, no token works. */
+  blockedAt: string | null;
 }
 
 interface PersonRow {
@@ -30,6 +32,7 @@ interface PersonRow {
   created_at: string;
   last_sign_in_at: string | null;
   erased_at: string | null;
+  blocked_at: string | null;
 }
 
 export interface SignInClaims {
@@ -66,7 +69,7 @@ export class People {
     this.#keys = keys;
     this.#clock = clock;
     this.#keyId = keys.singleton('personal');
-    const columns = 'id, email_sealed, email_verified, name_sealed, server_admin, created_at, last_sign_in_at, erased_at';
+    const columns = 'id, email_sealed, email_verified, name_sealed, server_admin, created_at, last_sign_in_at, erased_at, blocked_at';
     this.#sql = {
       byId: db.prepare<[string], PersonRow>(`SELECT ${columns} FROM people WHERE id = ?`),
       byIdentity: db.prepare<[Buffer], PersonRow>(`SELECT ${columns} FROM people WHERE identity_index = ?`),
@@ -83,6 +86,8 @@ export class People {
         `UPDATE people SET identity_index = randomblob(32), identity_sealed = X'', email_index = NULL, email_sealed = NULL, email_verified = 0,
          name_sealed = NULL, server_admin = 0, last_sign_in_at = NULL, erased_at = ? WHERE id = ? AND erased_at IS NULL`,
       ),
+      identity: db.prepare<[string], { identity_sealed: Buffer }>('SELECT identity_sealed FROM people WHERE id = ? AND erased_at IS NULL'),
+      setBlocked: db.prepare('UPDATE people SET blocked_at = ?, blocked_by = ? WHERE id = ? AND (blocked_at IS NULL) = (? IS NOT NULL)'),
     };
   }
 
@@ -97,6 +102,7 @@ export class People {
       createdAt: row.created_at,
       lastSignInAt: row.last_sign_in_at,
       erasedAt: row.erased_at,
+      blockedAt: row.blocked_at,
     };
   }
 
@@ -135,6 +141,19 @@ export class People {
   findByEmail(email: string): Person | undefined {
     const row = this.#sql.byEmail.get(this.#emailIndex(email));
     return row ? this.#open(row) : undefined;
+  }
+
+  /** The issuer of the provider that vouches for the person (`urn:modelshare:break-glass` for break-glass admins). */
+  issuerOf(id: string): string | null {
+    const row = this.#sql.identity.get(id);
+    if (!row) return null;
+    return (JSON.parse(openText(this.#keys, { table: 'people', column: 'identity', row: id }, row.identity_sealed)) as { issuer: string }).issuer;
+  }
+
+  /** Blocks (`by` a server admin) or unblocks the person server-wide; false when that was already so. */
+  setBlocked(id: string, by: string | null): boolean {
+    const at = by === null ? null : this.#clock.now().toISOString();
+    return this.#sql.setBlocked.run(at, by, id, at).changes === 1;
   }
 
   /** Removes every personal value of the person and keeps the row as a tombstone; false if already erased. */

@@ -117,6 +117,10 @@ export class IdentityService {
     const admins = new Set(this.#config.auth.admins.map(normalizeEmail));
     const serverAdmin = (verified && admins.has(normalizeEmail(identity.email!))) || identity.groups.some((g) => settings.adminGroups.includes(g));
     const person = this.people.signIn({ ...identity, emailVerified: verified, serverAdmin });
+    if (person.blockedAt) {
+      this.#audit.record({ action: 'auth.sign_in', outcome: 'denied', reason: 'person_blocked', actor: { id: person.id, email: person.email ?? undefined }, source, details: { provider: flow.provider } });
+      throw new AppError('sign_in_failed', 'A server admin has blocked your account on this server', { extra: { reason: 'person_blocked' } });
+    }
     this.#onSignIn?.(person, identity.groups, source);
     const { secret, expiresAt } = this.sessions.create(person.id, flow.provider);
     this.#audit.record({
@@ -156,6 +160,10 @@ export class IdentityService {
         this.#audit.record({ action: 'auth.token', outcome: 'denied', reason: 'unknown_device_code', source });
         throw new OAuthError('invalid_grant', 'The device code is not valid');
       case 'approved': {
+        if (this.people.get(result.personId)?.blockedAt) {
+          this.#audit.record({ action: 'auth.token', outcome: 'denied', reason: 'person_blocked', actor: this.#actorRef(result.personId), source, details: { grant: 'device_code' } });
+          throw new OAuthError('access_denied', 'The account is blocked on this server');
+        }
         const { loginId, tokens } = this.tokens.startLogin(result.personId, result.clientName);
         this.#audit.record({ action: 'auth.token', outcome: 'allowed', actor: this.#actorRef(result.personId), target: { type: 'login', id: loginId }, source, details: { grant: 'device_code', client_name: result.clientName } });
         return tokens;
@@ -165,6 +173,12 @@ export class IdentityService {
 
   refresh(refreshToken: string, source: string): IssuedTokens {
     const result = this.tokens.refresh(refreshToken);
+    if (result.ok && this.people.get(result.personId)?.blockedAt) {
+      // Blocking revokes every login, so this is a race with the block: the new pair goes too.
+      this.tokens.revokeLogin(result.loginId, 'person_blocked');
+      this.#audit.record({ action: 'auth.token', outcome: 'denied', reason: 'person_blocked', actor: this.#actorRef(result.personId), target: { type: 'login', id: result.loginId }, source });
+      throw new OAuthError('invalid_grant', 'The account is blocked on this server');
+    }
     if (result.ok) {
       this.#audit.record({ action: 'auth.token', outcome: 'allowed', actor: this.#actorRef(result.personId), target: { type: 'login', id: result.loginId }, source, details: { grant: 'refresh_token' } });
       return result.tokens;

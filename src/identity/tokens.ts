@@ -111,6 +111,11 @@ export class Tokens {
         'SELECT id, client_name_sealed, created_at, revoked_at FROM logins WHERE person_id = ? ORDER BY created_at',
       ),
       deleteLoginsOf: db.prepare('DELETE FROM logins WHERE person_id = ?'),
+      revokeAllLogins: db.prepare("UPDATE logins SET revoked_at = ?, revoked_reason = ? WHERE person_id = ? AND revoked_at IS NULL"),
+      revokeAllTokens: db.prepare('UPDATE tokens SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL'),
+      ofPerson: db.prepare<[string], TokenRow>(
+        "SELECT t.*, l.revoked_at AS login_revoked_at FROM tokens t LEFT JOIN logins l ON l.id = t.login_id WHERE t.person_id = ? AND t.kind != 'refresh' ORDER BY t.created_at, t.id",
+      ),
       revokePersonal: db.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND person_id = ? AND kind = 'personal' AND revoked_at IS NULL"),
     };
   }
@@ -159,6 +164,40 @@ export class Tokens {
       this.#sql.markRotated.run(this.#clock.now().toISOString(), row.id);
       return { ok: true, tokens: this.#pair(row.person_id, row.login_id), personId: row.person_id, loginId: row.login_id };
     }).immediate();
+  }
+
+  /** Ends one desktop login and every token of it. */
+  revokeLogin(loginId: string, reason: string): void {
+    this.#revokeLogin(loginId, reason);
+  }
+
+  /**
+   * Signs the person out of every desktop login and revokes every token they hold (personal and
+   * break-glass too), at once: the next request with any of them is refused. Returns how many.
+   */
+  revokeAllOf(personId: string, reason: string): { logins: number; tokens: number } {
+    const now = this.#clock.now().toISOString();
+    return this.#db.transaction(() => ({
+      logins: this.#sql.revokeAllLogins.run(now, reason, personId).changes,
+      tokens: this.#sql.revokeAllTokens.run(now, personId).changes,
+    })).immediate();
+  }
+
+  /** Every access, personal and break-glass token of the person, for admins: ids, kinds and times, never a secret. */
+  listAllOf(personId: string) {
+    const now = this.#clock.now();
+    return this.#sql.ofPerson.all(personId).map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      login_id: r.login_id,
+      name: r.name_sealed ? openText(this.#keys, { table: 'tokens', column: 'name', row: r.id }, r.name_sealed) : null,
+      scopes: r.scopes.split(' ') as Scope[],
+      created_at: r.created_at,
+      expires_at: r.expires_at,
+      last_used_at: r.last_used_at,
+      revoked_at: r.revoked_at ?? r.login_revoked_at,
+      live: !r.revoked_at && !r.login_revoked_at && new Date(r.expires_at) > now,
+    }));
   }
 
   #revokeLogin(loginId: string, reason: string): void {

@@ -13,6 +13,11 @@ export interface Located {
   standing: Standing;
 }
 
+export interface LocateOptions {
+  deleted?: boolean;
+  administer?: boolean;
+}
+
 export class ModelAccess {
   constructor(
     readonly models: ModelsRepo,
@@ -29,15 +34,17 @@ export class ModelAccess {
   /**
    * The model, if the caller may see it and may share now. `allow` decides the action; a caller who
    * may see the model but not do this gets 403, anyone else 404. Deleted models are found only when
-   * `deleted` is set (restore).
+   * `deleted` is set (restore). `administer` is for the admin API only, whose route gate has already
+   * found the caller an admin of the model's organization (or a server admin): they stand as its
+   * organization admin, and do not need a sharing seat of their own to administer.
    */
-  locate(actor: Actor, modelId: string, allow: (s: Standing) => boolean, options: { deleted?: boolean } = {}): Located {
+  locate(actor: Actor, modelId: string, allow: (s: Standing) => boolean, options: LocateOptions = {}): Located {
     const model = this.models.get(modelId);
-    const standing = model ? this.standing(actor, model) : undefined;
+    const standing = model ? (options.administer ? { role: this.models.role(model.id, actor.person.id), organizationAdmin: true } : this.standing(actor, model)) : undefined;
     if (!model || !standing || !policy.view(standing) || (model.deletedAt !== null) !== (options.deleted ?? false)) {
       throw new AppError('not_found', 'There is no such model');
     }
-    this.gate.assertMayShare(actor.person, model.organizationId);
+    if (!options.administer) this.gate.assertMayShare(actor.person, model.organizationId);
     if (!allow(standing)) throw new AppError('forbidden', 'Your role on this model does not allow this');
     return { model, standing };
   }

@@ -157,8 +157,8 @@ export class ModelInvitations implements InvitationSource {
     });
   }
 
-  pending(actor: Actor, modelId: string, source: string): ModelInvitation[] {
-    this.#models.locate(actor, modelId, 'model.invitations', policy.manage, source);
+  pending(actor: Actor, modelId: string, source: string, options: { administer?: boolean; deleted?: boolean } = {}): ModelInvitation[] {
+    this.#models.locate(actor, modelId, 'model.invitations', options.administer ? policy.view : policy.manage, source, options);
     return this.#sql.forModel.all(modelId, this.#d.clock.now().toISOString()).map((r) => this.#open(r));
   }
 

@@ -11,7 +11,7 @@ import { AppError } from '../errors.ts';
 import type { Actor } from '../http/authenticate.ts';
 import type { People } from '../identity/people.ts';
 import type { SharingGate } from '../orgs/sharing-gate.ts';
-import { ModelAccess, type Located } from './access.ts';
+import { ModelAccess, type Located, type LocateOptions } from './access.ts';
 import type { EventLog } from './events.ts';
 import type { HistoryRepo } from './history-repo.ts';
 import type { Member, Model, ModelsRepo } from './models-repo.ts';
@@ -28,6 +28,9 @@ export interface SharingDeps {
   history: HistoryRepo;
   events: EventLog;
 }
+
+/** Calls of the admin API, whose gate already found the caller an admin over the model (see ModelAccess.locate). */
+export type Admin = { administer?: boolean };
 
 export class ModelsService {
   readonly access: ModelAccess;
@@ -47,7 +50,7 @@ export class ModelsService {
   }
 
   /** Runs `locate`, auditing a refusal: every denied attempt on a model lands in the audit log. */
-  locate(actor: Actor, modelId: string, action: string, allow: (s: Standing) => boolean, source: string, options: { deleted?: boolean } = {}): Located {
+  locate(actor: Actor, modelId: string, action: string, allow: (s: Standing) => boolean, source: string, options: LocateOptions = {}): Located {
     try {
       return this.access.locate(actor, modelId, allow, options);
     } catch (error) {
@@ -125,8 +128,8 @@ export class ModelsService {
   }
 
   /** Soft delete: invisible to members at once, restorable until retention purges it. */
-  remove(actor: Actor, modelId: string, source: string): void {
-    const { model } = this.locate(actor, modelId, 'model.delete', policy.own, source);
+  remove(actor: Actor, modelId: string, source: string, options: Admin = {}): void {
+    const { model } = this.locate(actor, modelId, 'model.delete', policy.own, source, options);
     this.#d.db.transaction(() => {
       this.#d.models.setDeleted(modelId, this.#now(), actor.person.id, this.#now());
       this.#d.events.append(modelId, 'model', { change: 'deleted' });
@@ -135,8 +138,8 @@ export class ModelsService {
     this.#audit(actor, 'model.delete', model, source);
   }
 
-  restore(actor: Actor, modelId: string, source: string): Model {
-    const { model } = this.locate(actor, modelId, 'model.restore', policy.own, source, { deleted: true });
+  restore(actor: Actor, modelId: string, source: string, options: Admin = {}): Model {
+    const { model } = this.locate(actor, modelId, 'model.restore', policy.own, source, { ...options, deleted: true });
     this.#d.db.transaction(() => {
       this.#d.models.setDeleted(modelId, null, null, this.#now());
       this.#d.events.append(modelId, 'model', { change: 'restored' });
@@ -147,8 +150,8 @@ export class ModelsService {
   }
 
   /** Makes `newOwnerId` the owner (adding them if needed); the old owner becomes an admin. */
-  transfer(actor: Actor, modelId: string, newOwnerId: string, source: string): Model {
-    const { model } = this.locate(actor, modelId, 'model.transfer', policy.own, source);
+  transfer(actor: Actor, modelId: string, newOwnerId: string, source: string, options: Admin = {}): Model {
+    const { model } = this.locate(actor, modelId, 'model.transfer', policy.own, source, options);
     const person = this.#d.people.get(newOwnerId);
     if (!person || person.email === null) throw new AppError('validation_failed', 'The new owner must be a person known to this server', { extra: { errors: [{ field: 'user_id', message: 'unknown person' }] } });
     this.#d.gate.assertMayShare(person, model.organizationId);
@@ -164,8 +167,8 @@ export class ModelsService {
     return this.#d.models.get(modelId)!;
   }
 
-  members(actor: Actor, modelId: string, source: string): Member[] {
-    this.locate(actor, modelId, 'model.members', policy.view, source);
+  members(actor: Actor, modelId: string, source: string, options: Admin & { deleted?: boolean } = {}): Member[] {
+    this.locate(actor, modelId, 'model.members', policy.view, source, options);
     return this.#d.models.members(modelId);
   }
 

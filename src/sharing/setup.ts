@@ -12,6 +12,7 @@ import { EventLog } from './events.ts';
 import { HistoryRepo } from './history-repo.ts';
 import { HistoryService } from './history-service.ts';
 import { ModelInvitations, type InvitationRules } from './invitations.ts';
+import { ModelList } from './admin-list.ts';
 import { ModelsRepo } from './models-repo.ts';
 import { ModelsService } from './models-service.ts';
 import type { SharingRouteDeps } from './routes.ts';
@@ -22,6 +23,8 @@ export interface Sharing {
   history: HistoryService;
   invitations: ModelInvitations;
   events: EventLog;
+  /** The admin lists of models (size, activity, search by name). */
+  list: ModelList;
   routeDeps: SharingRouteDeps;
 }
 
@@ -45,6 +48,7 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
     history,
     invitations,
     events,
+    list: new ModelList(d.db, d.keys),
     routeDeps: {
       models,
       history,

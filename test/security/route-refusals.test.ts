@@ -73,7 +73,8 @@ test('every route refuses every identity that may not call it, and changes nothi
 
   const urlOf = (r: AnyRoute) =>
     r.path.replace(/:(\w+)/g, (_m, name: string) => {
-      if (name !== 'id') return { user_id: bob.id, person_id: bob.id, seq: '1', provider: 'corp' }[name] ?? 'x_missing';
+      if (name !== 'id') return { user_id: bob.id, person_id: bob.id, model_id: modelId, seq: '1', provider: 'corp' }[name] ?? 'x_missing';
+      if (r.path.startsWith('/api/v1/admin/models')) return modelId;
       if (r.path.startsWith('/api/v1/models')) return modelId;
       if (r.path.includes('/organizations')) return world.firm;
       if (r.path.includes('/people')) return bob.id;
