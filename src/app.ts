@@ -9,10 +9,12 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config/options.ts';
 import type { Keyring } from './crypto/keyring.ts';
 import type { Db } from './db/open.ts';
-import { blobStorageCheck, databaseCheck, healthRouter } from './http/health.ts';
+import { blobIntegrityCheck, blobStorageCheck, databaseCheck, healthRouter, storageCheck } from './http/health.ts';
 import { problemMiddleware } from './http/problem.ts';
 import { requestLog } from './http/request-log.ts';
 import { securityHeaders } from './http/security-headers.ts';
+import { storageGate } from './http/storage-gate.ts';
+import type { StorageMonitor } from './blobs/storage-monitor.ts';
 import type { AppState } from './http/state.ts';
 import { authenticate } from './http/authenticate.ts';
 import { identityAuthenticator } from './identity/authenticator.ts';
@@ -33,6 +35,8 @@ export interface AppDeps {
   db: Db;
   keys: Keyring;
   blobs: BlobService;
+  /** The data directory's watch: while it is gone, requests answer 503. */
+  storage: StorageMonitor;
   clock: Clock;
   log: Log;
   /** Whether this server terminates TLS itself (decides HSTS). */
@@ -51,6 +55,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   app.use(requestLog(deps.log));
   app.use(securityHeaders({ https: deps.https }));
   app.use(problemMiddleware());
+  app.use(storageGate(deps.storage));
   const { identity, audit, demo, orgs, privacy } = deps.services;
   // The demo provider is its own OpenID provider with its own client authentication: it comes first.
   if (demo) app.use(demo.middleware());
@@ -58,7 +63,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
 
   // The one route table: each domain's router is mounted here, and nowhere else.
   const root = new Router<AppState>();
-  const checks = [databaseCheck(deps.db), blobStorageCheck(deps.blobs), ...(deps.tls ? [tlsReadiness(deps.tls)] : [])];
+  const checks = [databaseCheck(deps.db), storageCheck(deps.storage), blobStorageCheck(deps.blobs), blobIntegrityCheck(deps.blobs), ...(deps.tls ? [tlsReadiness(deps.tls)] : [])];
   root.use(healthRouter(checks).routes());
   root.use(tlsRouter(deps.tls).routes());
   const bodyLimit = deps.config.limits.json_body;

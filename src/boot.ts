@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BlobService } from './blobs/blob-service.ts';
 import { fsBackend } from './blobs/fs-backend.ts';
+import { StorageMonitor } from './blobs/storage-monitor.ts';
 import type { Config } from './config/options.ts';
 import { Keyring } from './crypto/keyring.ts';
 import { keyFile, suppliedKeys, type MasterKeySource } from './crypto/master-keys.ts';
@@ -19,6 +20,8 @@ export interface Stores {
   keys: Keyring;
   blobs: BlobService;
   masterKeys: MasterKeySource;
+  /** Watches the data directory and the free space (started by the services, with the server). */
+  storage: StorageMonitor;
   close(): void;
 }
 
@@ -48,8 +51,14 @@ export function openStores(config: Config, log: Log): Stores {
     const keys = new Keyring(db, masterKeys);
     // The personal-data key exists from the first start, so `keys status` and backups see it at once.
     keys.singleton('personal');
-    const blobs = new BlobService(db, keys, fsBackend(path.join(config.data_dir, 'blobs')));
-    return { db, keys, blobs, masterKeys, close: () => db.close() };
+    const blobDir = path.join(config.data_dir, 'blobs');
+    const backend = fsBackend(blobDir);
+    const storage = new StorageMonitor({ dataDir: config.data_dir, blobDir, minFreeBytes: config.storage.min_free_bytes, intervalMs: config.storage.check_interval, log });
+    const blobs = new BlobService(db, keys, backend, { log, storage });
+    return { db, keys, blobs, masterKeys, storage, close: () => {
+      storage.stop();
+      db.close();
+    } };
   } catch (error) {
     db.close();
     throw error;

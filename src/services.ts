@@ -96,7 +96,13 @@ export function createServices(config: Config, stores: Stores, clock: Clock, log
     sharing,
     mailer,
     demo,
-    start: () => identity.providers.start(),
-    stop: () => identity.providers.stop(),
+    start: () => {
+      identity.providers.start();
+      stores.storage.start();
+    },
+    stop: () => {
+      identity.providers.stop();
+      stores.storage.stop();
+    },
   };
 }

@@ -26,7 +26,7 @@ export const serveCommand: Command = {
     // The certificate comes before listening: a bad certificate file stops the start, naming it.
     const tls = config.tls.mode === 'off' ? undefined : await TlsService.start({ config, db: stores.db, keys: stores.keys, clock: systemClock, log });
     const services = createServices(config, stores, systemClock, log, { caPem: tls?.authority?.certificatePem });
-    const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock: systemClock, log, https: tls !== undefined, tls, services });
+    const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, storage: stores.storage, clock: systemClock, log, https: tls !== undefined, tls, services });
     const running = await listen(
       app,
       {
@@ -34,6 +34,8 @@ export const serveCommand: Command = {
         port: config.server.port,
         maxHeaderSize: config.server.max_header_size,
         requestTimeoutMs: config.server.request_timeout,
+        headerTimeoutMs: config.server.header_timeout,
+        idleTimeoutMs: config.server.idle_timeout,
         tls,
       },
       log,

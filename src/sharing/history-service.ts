@@ -16,11 +16,14 @@ import { AppError } from '../errors.ts';
 import type { Actor } from '../http/authenticate.ts';
 import type { Baseline, Packet } from './history-repo.ts';
 import type { SharingDeps, ModelsService } from './models-service.ts';
+import { keepingPace, type UploadPace } from '../http/upload-pace.ts';
 import { policy } from './policy.ts';
 
 export interface Limits {
   packetBytes: number;
   baselineBytes: number;
+  /** The slowest upload accepted (server.upload_min_rate over server.upload_rate_window). */
+  uploadPace?: UploadPace | undefined;
 }
 
 export interface Upload {
@@ -65,7 +68,7 @@ export class HistoryService {
       this.#audit(actor, 'model.write_out', modelId, source, 'denied', { base: input.base, head: model.head }, 'not_up_to_date');
       throw this.#notUpToDate(model.head);
     }
-    const staged = await this.#blobs.put(input.body, { dataKeyId: model.dataKeyId, maxBytes: this.#limits.packetBytes, expected: input.expected });
+    const staged = await this.#blobs.put(this.#paced(input.body), { dataKeyId: model.dataKeyId, maxBytes: this.#limits.packetBytes, expected: input.expected });
     const outcome = await this.#commit((): Outcome<Packet> => {
       const current = this.#d.models.get(modelId);
       if (!current || current.deletedAt) return { gone: true };
@@ -100,7 +103,7 @@ export class HistoryService {
       throw this.#notUpToDate(model.head);
     }
     if (this.#d.history.baseline(modelId, input.seq)) throw new AppError('conflict', `There is already a baseline as of packet ${input.seq}`);
-    const staged = await this.#blobs.put(input.body, { dataKeyId: model.dataKeyId, maxBytes: this.#limits.baselineBytes, expected: input.expected });
+    const staged = await this.#blobs.put(this.#paced(input.body), { dataKeyId: model.dataKeyId, maxBytes: this.#limits.baselineBytes, expected: input.expected });
     const outcome = await this.#commit((): Outcome<Baseline> => {
       const current = this.#d.models.get(modelId);
       if (!current || current.deletedAt) return { gone: true };
@@ -116,6 +119,10 @@ export class HistoryService {
     if ('conflict' in result) throw this.#notUpToDate(result.conflict);
     this.#audit(actor, 'model.baseline', modelId, source, 'allowed', { seq: input.seq, size: staged.size });
     return result.ok;
+  }
+
+  #paced(body: Readable): Readable {
+    return this.#limits.uploadPace ? keepingPace(body, this.#limits.uploadPace) : body;
   }
 
   /** Commits the rows of a staged blob in the next group commit; says how it went instead of throwing. */

@@ -173,10 +173,10 @@ export function sharingRouter(d: SharingRouteDeps) {
     ctx.body = { baselines: baselines.map((b) => presentBaseline(b, d.blobs.info(b.blobId))), next: more ? schema.cursor(baselines.at(-1)!.seq) : null };
   });
 
-  router.get('/models/:id/baselines/:seq', read, (ctx) => {
+  router.get('/models/:id/baselines/:seq', read, async (ctx) => {
     const seq = ctx.params['seq'] === 'latest' ? 'latest' : schema.sequenceNumber(ctx.params['seq'], 'seq')!;
     const { baseline, blob } = d.history.baselineContent(actorOf(ctx), ctx.params['id']!, seq, ctx.ip);
-    sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(baseline.seq) });
+    await sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(baseline.seq) }, { model_id: ctx.params['id']!, baseline_seq: baseline.seq });
   });
 
   router.post('/models/:id/packets', write, closeUnreadOnError, async (ctx) => {
@@ -196,9 +196,9 @@ export function sharingRouter(d: SharingRouteDeps) {
     ctx.body = { packets: packets.map((p) => presentPacket(p, p.blobId ? d.blobs.info(p.blobId) : undefined)), head, next: more ? schema.cursor(packets.at(-1)!.seq) : null };
   });
 
-  router.get('/models/:id/packets/:seq', read, (ctx) => {
+  router.get('/models/:id/packets/:seq', read, async (ctx) => {
     const { packet, blob } = d.history.packetContent(actorOf(ctx), ctx.params['id']!, schema.sequenceNumber(ctx.params['seq'], 'seq')!, ctx.ip);
-    sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(packet.seq) });
+    await sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(packet.seq) }, { model_id: ctx.params['id']!, packet_seq: packet.seq });
   });
 
   const stream = { events: d.events, models: d.repo, gate: d.gate };
