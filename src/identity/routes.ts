@@ -13,7 +13,7 @@ import type { AppState } from '../http/state.ts';
 import { parseInput } from '../http/input.ts';
 import type { SafeHtml } from '../web/html.ts';
 import type { Person } from './people.ts';
-import { chooserPage, deviceConfirmPage, deviceDonePage, deviceEntryPage, homePage } from './pages.ts';
+import { chooserPage, deviceConfirmPage, deviceDonePage, deviceEntryPage, homePage, providerUnavailablePage } from './pages.ts';
 import {deviceStart, returnTo, revokeRequest, tokenRequest} from './schema.ts';
 import { OAuthError, type IdentityService } from './service.ts';
 
@@ -43,7 +43,14 @@ export function identityRouter(identity: IdentityService, options: IdentityRoute
   const beginLogin = async (ctx: Context & { state: AppState }, provider: string) => {
     const target = returnTo.parse(ctx.query['return_to'] ?? '/');
     const browserSecret = crypto.randomBytes(32).toString('base64url');
-    const url = await identity.beginBrowserLogin(provider, target, browserSecret);
+    const url = await identity.beginBrowserLogin(provider, target, browserSecret).catch((error: unknown) => {
+      // A browser gets a page that says what is wrong; API clients keep the problem document.
+      if (!(error instanceof AppError) || error.code !== 'provider_unavailable' || ctx.accepts('application/json', 'text/html') !== 'text/html') throw error;
+      ctx.set(error.headers);
+      sendPage(ctx, providerUnavailablePage(error.message, target, options.demo), error.status);
+      return undefined;
+    });
+    if (!url) return;
     ctx.cookies.set(loginCookie, browserSecret, { ...cookie, maxAge: options.loginLifetimeMs });
     ctx.redirect(url.href);
   };

@@ -72,7 +72,7 @@ export class IdentityService {
     this.tokens = new Tokens(db, keys, clock, { accessMs: auth.access_token_lifetime, refreshMs: auth.refresh_token_lifetime, breakGlassMs: auth.break_glass_lifetime });
     this.flows = new LoginFlows(db, keys, clock, auth.login_lifetime);
     this.devices = new DeviceRequests(db, keys, clock, { lifetimeMs: auth.device_code_lifetime, intervalMs: auth.device_poll_interval });
-    this.providers = new OidcProviders(deps.providers, `${config.public_url}/auth/callback`, deps.log);
+    this.providers = new OidcProviders(deps.providers, `${config.public_url}/auth/callback`, deps.log, auth.provider_check_interval);
   }
 
   /** Starts a browser sign-in: the provider's authorization URL for this flow. */
