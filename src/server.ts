@@ -92,12 +92,16 @@ function watchIdle(server: http.Server, responses: WeakMap<net.Socket, http.Serv
   });
   server.setTimeout(idleMs, (socket: net.Socket) => {
     const res = responses.get(socket);
-    if (!res) return socket.destroy();
+    const req = (res as (http.ServerResponse & { req?: http.IncomingMessage }) | undefined)?.req;
+    if (!res || !req) return socket.destroy();
     log.warn({ idle_ms: idleMs, response_started: res.headersSent }, 'connection made no progress within server.idle_timeout; closed');
     if (res.headersSent || res.writableEnded) return socket.destroy();
     const body = JSON.stringify(problemBody('request_timeout', 'The request made no progress within the time allowed'));
     res.writeHead(408, { 'Content-Type': 'application/problem+json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
     res.end(body);
+    // Node forgets a request once its response is finished, so a handler still waiting for the rest
+    // of the body would wait forever: end the body (as a client abort), which lets it clean up.
+    res.once('finish', () => req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })));
     // Should even the 408 not get through, the next idle period ends the connection.
     socket.setTimeout(idleMs, () => socket.destroy());
   });

@@ -17,8 +17,8 @@ export interface UploadPace {
  * with `request_timeout` and the request is left paused but open, so the 408 can still be sent.
  */
 export function keepingPace(source: Readable, pace: UploadPace): Readable {
+  if (pace.bytesPerSecond <= 0) return source;
   const out = new PassThrough();
-  if (pace.bytesPerSecond <= 0) return source.pipe(out);
   const needed = (pace.bytesPerSecond * pace.windowMs) / 1000;
   let received = 0;
   const count = (chunk: Buffer) => void (received += chunk.length);
