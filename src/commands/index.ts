@@ -1,5 +1,6 @@
 /** The table of subcommands, with the one-line summary `modelshare --help` shows for each. */
 import { adminTokenCommand } from './admin.ts';
+import { blobsVerifyCommand } from './blobs.ts';
 import { certsCsrCommand, certsImportCommand, certsShowCommand } from './certs.ts';
 import { configCheckCommand } from './config-check.ts';
 import { keysRetireCommand, keysRotateCommand, keysStatusCommand } from './keys.ts';
@@ -24,6 +25,7 @@ export const commands: Record<string, Command> = {
   'certs csr': certsCsrCommand,
   'certs import': certsImportCommand,
   'admin token': adminTokenCommand,
+  'blobs verify': blobsVerifyCommand,
 };
 
 export function usage(): string {
