@@ -4,7 +4,7 @@
  * connection, a staging file and a request slot for hours. (A body that stops entirely is caught
  * sooner by the idle timeout of the server.)
  */
-import { PassThrough, type Readable } from 'node:stream';
+import { finished, PassThrough, type Readable } from 'node:stream';
 import { AppError } from '../errors.ts';
 
 export interface UploadPace {
@@ -37,8 +37,9 @@ export function keepingPace(source: Readable, pace: UploadPace): Readable {
     source.off('data', count);
   };
   source.on('data', count);
-  // Errors of the request (the client went away) reach the reader as they are.
-  source.once('error', (error) => {
+  // Errors of the request (the client went away, even before this was called) reach the reader.
+  finished(source, (error) => {
+    if (!error) return;
     stop();
     out.destroy(error);
   });
