@@ -61,7 +61,6 @@ export interface BlobServiceOptions {
   log?: Log | undefined;
   /** Says whether the storage is present and has room; asked before every upload. */
   storage?: { assertWritable(): Promise<void>; status(): { state: string } } | undefined;
-  now?: () => Date;
 }
 
 /** Bytes gathered before one write to storage: large writes, few system calls. */
@@ -197,7 +196,7 @@ export class BlobService {
   }
 
   #damaged(blobId: string, reason: DamageReason, context: ReadContext, error?: unknown): void {
-    const fresh = this.damage.mark(blobId, reason, this.#options.now?.() ?? new Date());
+    const fresh = this.damage.mark(blobId, reason, new Date());
     this.#options.log?.error({ ...context, blob_id: blobId, reason, newly_marked: fresh, detail: (error as Error | undefined)?.message }, 'a stored blob is damaged: restore it from a backup (`modelshare blobs verify` lists every damaged blob)');
   }
 

@@ -10,6 +10,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { BlobInfo, BlobService, StagedBlob } from '../blobs/blob-service.ts';
+import { isNoSpace } from '../blobs/storage-monitor.ts';
 import type { Digests } from '../crypto/digest.ts';
 import { GroupCommit } from '../db/group-commit.ts';
 import { AppError } from '../errors.ts';
@@ -140,7 +141,11 @@ export class HistoryService {
       return outcome;
     }
     await this.#blobs.discard(staged);
-    if ('error' in outcome) throw outcome.error;
+    if ('error' in outcome) {
+      // The database's disk filled up at the commit: the blob is gone again, and the answer says why.
+      if (isNoSpace(outcome.error)) throw new AppError('insufficient_storage', 'The server ran out of storage space while saving this; nothing was kept', { cause: outcome.error });
+      throw outcome.error;
+    }
     if ('gone' in outcome) throw new AppError('not_found', 'There is no such model');
     return outcome;
   }
