@@ -116,6 +116,10 @@ export async function listen(app: Koa<any>, options: ListenOptions, log: Log): P
     requestTimeout: options.requestTimeoutMs,
     headersTimeout,
     connectionsCheckingInterval: Math.max(10, Math.min(30_000, Math.floor(headersTimeout / 4))),
+    // TCP keep-alive probes find a peer that vanished (a laptop closed) under a quiet event stream,
+    // whose small heartbeats would otherwise sit in the send buffer for days.
+    keepAlive: true,
+    keepAliveInitialDelay: options.idleTimeoutMs ?? 60_000,
   };
   const source = options.tls;
   const server = source
