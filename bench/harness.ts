@@ -19,12 +19,12 @@ import { TlsService } from '../src/tls/service.ts';
 
 export async function benchServer(env: Record<string, string> = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelshare-bench-'));
-  const config = loadConfig({ env: { MODELSHARE_DATA_DIR: dir, MODELSHARE_SERVER_PORT: '0', MODELSHARE_LOG_LEVEL: 'error', MODELSHARE_DEMO_ENABLED: 'off', ...env } });
+  const config = loadConfig({ env: { MODELSHARE_DATA_DIR: dir, MODELSHARE_SERVER_PORT: '0', MODELSHARE_LOG_LEVEL: 'error', MODELSHARE_DEMO_ENABLED: 'off', MODELSHARE_STORAGE_MIN_FREE_BYTES: '0', ...env } });
   const log = createLogger('error', 2);
   const stores = openStores(config, log);
   const tls = await TlsService.start({ config, db: stores.db, keys: stores.keys, clock: systemClock, log });
   const services = createServices(config, stores, systemClock, log, { caPem: tls.authority?.certificatePem });
-  const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock: systemClock, log, https: true, tls, services });
+  const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, storage: stores.storage, clock: systemClock, log, https: true, tls, services });
   const running = await listen(app, { host: '127.0.0.1', port: 0, maxHeaderSize: 16384, requestTimeoutMs: 3_600_000, tls }, log);
   const ca = tls.authority!.certificatePem;
   return {

@@ -13,6 +13,8 @@ import { requestLog } from './http/request-log.ts';
 import type { AnyRoute } from './http/route-table.ts';
 import { buildRouter } from './http/router.ts';
 import { securityHeaders } from './http/security-headers.ts';
+import { storageGate } from './http/storage-gate.ts';
+import type { StorageMonitor } from './blobs/storage-monitor.ts';
 import type { AppState } from './http/state.ts';
 import type { Log } from './log.ts';
 import { routeTable } from './routes.ts';
@@ -24,6 +26,8 @@ export interface AppDeps {
   db: Db;
   keys: Keyring;
   blobs: BlobService;
+  /** The data directory's watch: while it is gone, requests answer 503. */
+  storage: StorageMonitor;
   clock: Clock;
   log: Log;
   /** Whether this server terminates TLS itself (decides HSTS). */
@@ -50,6 +54,8 @@ export function createApp(deps: AppDeps): App {
   app.use(deps.services.metrics.middleware());
   app.use(securityHeaders({ https: deps.https }));
   app.use(problemMiddleware());
+  // While the data directory is gone, every request but the health checks answers 503 (storage-gate.ts).
+  app.use(storageGate(deps.storage));
   // The demo provider is its own OpenID provider with its own client authentication, under its own
   // prefix; it is not part of our API and is never mounted outside the demo.
   if (deps.services.demo) app.use(deps.services.demo.middleware());

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { BlobService } from './blobs/blob-service.ts';
 import type { BlobBackend } from './blobs/backend.ts';
 import { fsBackend } from './blobs/fs-backend.ts';
+import { StorageMonitor } from './blobs/storage-monitor.ts';
 import type { Config } from './config/options.ts';
 import { dataKeysByWrappingKey, Keyring } from './crypto/keyring.ts';
 import { keyFile, MissingKeyFileError, suppliedKeys, type MasterKeySource } from './crypto/master-keys.ts';
@@ -22,6 +23,8 @@ export interface Stores {
   /** The storage under the blob service (backups copy the sealed files as they are). */
   blobBackend: BlobBackend;
   masterKeys: MasterKeySource;
+  /** Watches the data directory and the free space (started by the services, with the server). */
+  storage: StorageMonitor;
   close(): void;
 }
 
@@ -115,9 +118,14 @@ export function openStores(config: Config, log: Log): Stores {
     const keys = new Keyring(db, masterKeys);
     // The personal-data key exists from the first start, so `keys status` and backups see it at once.
     keys.singleton('personal');
-    const blobBackend = fsBackend(path.join(config.data_dir, 'blobs'));
-    const blobs = new BlobService(db, keys, blobBackend);
-    return { db, keys, blobs, blobBackend, masterKeys, close: () => db.close() };
+    const blobDir = path.join(config.data_dir, 'blobs');
+    const blobBackend = fsBackend(blobDir);
+    const storage = new StorageMonitor({ dataDir: config.data_dir, blobDir, minFreeBytes: config.storage.min_free_bytes, intervalMs: config.storage.check_interval, log });
+    const blobs = new BlobService(db, keys, blobBackend, { log, storage });
+    return { db, keys, blobs, blobBackend, masterKeys, storage, close: () => {
+      storage.stop();
+      db.close();
+    } };
   } catch (error) {
     db.close();
     throw error;

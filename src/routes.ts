@@ -8,7 +8,7 @@ import { PeopleAdmin } from './admin/people-admin.ts';
 import { peopleAdminRoutes } from './admin/people-routes.ts';
 import type { AppDeps } from './app.ts';
 import { auditRoutes } from './audit/routes.ts';
-import { blobStorageCheck, databaseCheck, healthRoutes } from './http/health.ts';
+import { blobIntegrityCheck, blobStorageCheck, databaseCheck, healthRoutes, storageCheck } from './http/health.ts';
 import type { AnyRoute } from './http/route-table.ts';
 import { meRoutes } from './identity/me-routes.ts';
 import { identityRoutes } from './identity/routes.ts';
@@ -25,7 +25,7 @@ import { standardSources } from './status/sources.ts';
 
 export function routeTable(deps: AppDeps): AnyRoute[] {
   const { identity, orgs, privacy, sharing, demo, limits } = deps.services;
-  const checks = [databaseCheck(deps.db), blobStorageCheck(deps.blobs), ...(deps.tls ? [tlsReadiness(deps.tls)] : [])];
+  const checks = [databaseCheck(deps.db), storageCheck(deps.storage), blobStorageCheck(deps.blobs), blobIntegrityCheck(deps.blobs), ...(deps.tls ? [tlsReadiness(deps.tls)] : [])];
   return [
     ...healthRoutes(checks),
     ...statusRoutes({ sources: () => [...standardSources(deps), ...deps.services.statusSources], now: () => deps.clock.now(), log: deps.log, demo: !!demo }),

@@ -9,6 +9,7 @@ import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type tls from 'node:tls';
 import type Koa from 'koa';
+import { errorCatalog } from './errors.ts';
 import { problemBody } from './http/problem.ts';
 import type { Log } from './log.ts';
 
@@ -23,7 +24,12 @@ export interface ListenOptions {
   host: string;
   port: number;
   maxHeaderSize: number;
+  /** Longest time a whole request may take to arrive (server.request_timeout). */
   requestTimeoutMs: number;
+  /** Longest time the request headers may take (server.header_timeout); capped at requestTimeoutMs. */
+  headerTimeoutMs?: number | undefined;
+  /** A connection without progress either way for this long is closed (server.idle_timeout). */
+  idleTimeoutMs?: number | undefined;
   /** The certificate to serve; without one the server speaks plain HTTP (tls.mode off). */
   tls?: CertificateSource | undefined;
 }
@@ -65,8 +71,56 @@ export function listenOn(server: net.Server, port: number, host: string): Promis
   });
 }
 
+/** A whole HTTP/1.1 problem response, for a socket that has no response object (or whose response never started). */
+function rawProblem(code: 'header_too_large' | 'request_timeout' | 'bad_request', detail: string): string {
+  const body = JSON.stringify(problemBody(code, detail));
+  const { status } = errorCatalog[code];
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/**
+ * The idle timeout: a socket with no bytes moving either way for `idleMs` (an upload that stalled, a
+ * download or notification stream its client stopped reading) is closed, so it cannot hold a
+ * connection and its buffers forever. While the response has not started, the client gets 408.
+ */
+function watchIdle(server: http.Server, responses: WeakMap<net.Socket, http.ServerResponse>, idleMs: number, log: Log): void {
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    responses.set(req.socket, res);
+    res.once('close', () => {
+      if (responses.get(req.socket) === res) responses.delete(req.socket);
+    });
+  });
+  server.setTimeout(idleMs, (socket: net.Socket) => {
+    const res = responses.get(socket);
+    const req = (res as (http.ServerResponse & { req?: http.IncomingMessage }) | undefined)?.req;
+    if (!res || !req) return socket.destroy();
+    log.warn({ idle_ms: idleMs, response_started: res.headersSent }, 'connection made no progress within server.idle_timeout; closed');
+    if (res.headersSent || res.writableEnded) return socket.destroy();
+    const body = JSON.stringify(problemBody('request_timeout', 'The request made no progress within the time allowed'));
+    res.writeHead(408, { 'Content-Type': 'application/problem+json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+    res.end(body);
+    // Node forgets a request once its response is finished, so a handler still waiting for the rest
+    // of the body would wait forever: end the body (as a client abort), which lets it clean up.
+    res.once('finish', () => req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })));
+    // Should even the 408 not get through, the next idle period ends the connection.
+    socket.setTimeout(idleMs, () => socket.destroy());
+  });
+}
+
 export async function listen(app: Koa<any>, options: ListenOptions, log: Log): Promise<RunningServer> {
-  const httpOptions = { maxHeaderSize: options.maxHeaderSize, requestTimeout: options.requestTimeoutMs, headersTimeout: 60_000 };
+  // Node refuses a header timeout longer than the request timeout: cap it, so any positive
+  // request_timeout starts. Node checks both on a timer; check often enough for short settings.
+  const headersTimeout = Math.min(options.headerTimeoutMs ?? 60_000, options.requestTimeoutMs);
+  const httpOptions = {
+    maxHeaderSize: options.maxHeaderSize,
+    requestTimeout: options.requestTimeoutMs,
+    headersTimeout,
+    connectionsCheckingInterval: Math.max(10, Math.min(30_000, Math.floor(headersTimeout / 4))),
+    // TCP keep-alive probes find a peer that vanished (a laptop closed) under a quiet event stream,
+    // whose small heartbeats would otherwise sit in the send buffer for days.
+    keepAlive: true,
+    keepAliveInitialDelay: options.idleTimeoutMs ?? 60_000,
+  };
   const source = options.tls;
   const server = source
     ? https.createServer({ ...httpOptions, ...tlsPolicy, ...source.current() }, app.callback())
@@ -78,14 +132,15 @@ export async function listen(app: Koa<any>, options: ListenOptions, log: Log): P
       log.info('serving the new certificate to new connections');
     });
   }
+  const responses = new WeakMap<net.Socket, http.ServerResponse>();
   // Errors before a request exists (oversized headers, garbage) still get a problem document.
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return socket.destroy();
-    const code = error.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : 'bad_request';
-    const body = JSON.stringify(problemBody(code, code === 'header_too_large' ? 'The request headers are larger than the limit' : 'The request could not be parsed'));
-    const status = code === 'header_too_large' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    if (!socket.writable || responses.get(socket as net.Socket)?.headersSent) return socket.destroy();
+    const code = error.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'bad_request';
+    const detail = { header_too_large: 'The request headers are larger than the limit', request_timeout: 'The request did not arrive within the time allowed', bad_request: 'The request could not be parsed' }[code];
+    socket.end(rawProblem(code, detail));
   });
+  watchIdle(server, responses, options.idleTimeoutMs ?? 60_000, log);
   const port = await listenOn(server, options.port, options.host);
   return {
     server,

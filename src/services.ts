@@ -122,7 +122,13 @@ export function createServices(config: Config, stores: Stores, clock: Clock, log
     limits: Object.assign(new RateLimits({ perAddress: config.rate_limits.per_address, failedTokens: config.rate_limits.failed_tokens }), { onRefusal: (limit: string) => metrics.rateLimited(limit) }),
     metrics,
     statusSources: [],
-    start: () => identity.providers.start(),
-    stop: () => identity.providers.stop(),
+    start: () => {
+      identity.providers.start();
+      stores.storage.start();
+    },
+    stop: () => {
+      identity.providers.stop();
+      stores.storage.stop();
+    },
   };
 }

@@ -19,6 +19,8 @@ export interface BlobBackend {
   create(id: string): Promise<BlobWriter>;
   /** The sealed bytes `[start, end)` of a published blob, in chunks of `chunkSize` where it can. */
   read(id: string, start: number, end: number, chunkSize?: number): Readable;
+  /** The stored (sealed) size of a published blob in bytes, or undefined when there is none. */
+  size(id: string): Promise<number | undefined>;
   /** Removes a published blob; removing one that is gone is not an error. */
   remove(id: string): Promise<void>;
   /** Every published blob id, and how old it is, for the orphan sweep. */

@@ -15,8 +15,11 @@ import type { Db } from '../db/open.ts';
 import { AppError } from '../errors.ts';
 import { digestsMatch, StreamHasher, type DigestAlgorithm, type Digests } from '../crypto/digest.ts';
 import type { Keyring } from '../crypto/keyring.ts';
-import { headerSize, sealedSize, SegmentOpener, SegmentSealer, segmentSize, tagSize } from '../crypto/stream-aead.ts';
+import { BlobFormatError, headerSize, sealedSize, SegmentOpener, SegmentSealer, segmentSize, tagSize } from '../crypto/stream-aead.ts';
+import type { Log } from '../log.ts';
 import type { BlobBackend } from './backend.ts';
+import { BlobDamage, type DamageReason } from './blob-damage.ts';
+import { isNoSpace } from './storage-monitor.ts';
 
 /** A blob written and durable but not yet visible: commit it in a transaction, or discard it. */
 export interface StagedBlob {
@@ -51,6 +54,15 @@ export interface PutOptions {
   expected: Digests;
 }
 
+/** What a blob read is for, named in the log when the blob turns out damaged (model, packet, baseline). */
+export type ReadContext = Record<string, string | number>;
+
+export interface BlobServiceOptions {
+  log?: Log | undefined;
+  /** Says whether the storage is present and has room; asked before every upload. */
+  storage?: { assertWritable(): Promise<void>; status(): { state: string } } | undefined;
+}
+
 /** Bytes gathered before one write to storage: large writes, few system calls. */
 const writeBatch = 1024 * 1024;
 
@@ -58,15 +70,21 @@ export class BlobService {
   readonly #keys: Keyring;
   readonly #backend: BlobBackend;
   readonly #sql;
+  readonly #options: BlobServiceOptions;
+  /** The register of blobs found damaged. */
+  readonly damage: BlobDamage;
 
-  constructor(db: Db, keys: Keyring, backend: BlobBackend) {
+  constructor(db: Db, keys: Keyring, backend: BlobBackend, options: BlobServiceOptions = {}) {
     this.#keys = keys;
     this.#backend = backend;
+    this.#options = options;
+    this.damage = new BlobDamage(db);
     this.#sql = {
       insert: db.prepare('INSERT INTO blobs (id, data_key_id, size, sha256, sha512, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
       get: db.prepare<[string], BlobRow>('SELECT id, data_key_id, size, sha256, sha512, created_at FROM blobs WHERE id = ?'),
       exists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM blobs WHERE id = ?'),
       delete: db.prepare('DELETE FROM blobs WHERE id = ?'),
+      ids: db.prepare<[], { id: string }>('SELECT id FROM blobs ORDER BY created_at, id'),
     };
   }
 
@@ -76,6 +94,21 @@ export class BlobService {
     // stream for the loop below instead of going unhandled.
     const swallow = () => undefined;
     source.on('error', swallow);
+    try {
+      return await this.#put(source, options);
+    } catch (error) {
+      if (!isNoSpace(error)) throw error;
+      // Full disk: say so (507), and look again so /readyz tells the truth at once.
+      void this.#options.storage?.assertWritable().catch(() => undefined);
+      throw new AppError('insufficient_storage', 'The server ran out of storage space while writing this; nothing was kept', { cause: error });
+    } finally {
+      source.off('error', swallow);
+    }
+  }
+
+  async #put(source: Readable, options: PutOptions): Promise<StagedBlob> {
+    // Refused before a byte is read when the storage is gone or below its free-space floor.
+    await this.#options.storage?.assertWritable();
     const id = crypto.randomBytes(16).toString('hex');
     const sealer = new SegmentSealer(options.dataKeyId, this.#keys.get(options.dataKeyId), id);
     const hasher = new StreamHasher(['sha-256', ...(Object.keys(options.expected) as DigestAlgorithm[])]);
@@ -119,8 +152,6 @@ export class BlobService {
     } catch (error) {
       await writer.abort();
       throw error;
-    } finally {
-      source.off('error', swallow);
     }
   }
 
@@ -149,9 +180,71 @@ export class BlobService {
    * The plaintext of a visible blob, or of the range `[start, end)` of it. Only the segments that the
    * range touches are read and opened; a segment that fails to open ends the stream with an error.
    */
-  read(blob: BlobInfo, start = 0, end = blob.size): Readable {
+  read(blob: BlobInfo, start = 0, end = blob.size, context: ReadContext = {}): Readable {
     if (start < 0 || end > blob.size || start > end) throw new RangeError('range outside the blob');
-    return Readable.from(this.#plaintext(blob, start, end), { objectMode: false, highWaterMark: 4 * segmentSize });
+    return Readable.from(this.#watched(blob, this.#plaintext(blob, start, end), context), { objectMode: false, highWaterMark: 4 * segmentSize });
+  }
+
+  /** Passes the plaintext on; a segment that does not authenticate marks the blob damaged and is logged. */
+  async *#watched(blob: BlobInfo, plaintext: AsyncGenerator<Buffer>, context: ReadContext): AsyncGenerator<Buffer> {
+    try {
+      yield* plaintext;
+    } catch (error) {
+      if (error instanceof BlobFormatError) this.#damaged(blob.id, 'unauthentic', context, error);
+      throw error;
+    }
+  }
+
+  #damaged(blobId: string, reason: DamageReason, context: ReadContext, error?: unknown): void {
+    const fresh = this.damage.mark(blobId, reason, new Date());
+    this.#options.log?.error({ ...context, blob_id: blobId, reason, newly_marked: fresh, detail: (error as Error | undefined)?.message }, 'a stored blob is damaged: restore it from a backup (`modelshare blobs verify` lists every damaged blob)');
+  }
+
+  /**
+   * Refuses, before a byte is sent, a blob already marked damaged or whose stored file is not the
+   * size its catalog row implies (truncated, grown, missing). Damage inside a segment of the right
+   * size is found only when that segment is read; the blob is then marked for next time.
+   */
+  async assertIntact(blob: BlobInfo, context: ReadContext = {}): Promise<void> {
+    if (!this.damage.reasonFor(blob.id)) {
+      const stored = await this.#backend.size(blob.id);
+      if (stored === sealedSize(blob.size)) return;
+      // A missing file while the whole data directory is away is an outage, not damage.
+      if (stored === undefined && this.#options.storage && this.#options.storage.status().state === 'missing') {
+        throw new AppError('service_unavailable', 'The server cannot reach its data right now; try again later', { headers: { 'Retry-After': '30' } });
+      }
+      this.#damaged(blob.id, stored === undefined ? 'missing' : 'truncated', context);
+    }
+    throw new AppError('blob_damaged', 'The stored bytes of this item are damaged; an administrator has been told and must restore them from a backup');
+  }
+
+  /** Every catalogued blob id, oldest first (for `blobs verify`). */
+  ids(): string[] {
+    return this.#sql.ids.all().map((r) => r.id);
+  }
+
+  /**
+   * Reads a whole blob back and checks it: the size of its file, every segment's authentication and
+   * the digests of the plaintext. Marks it damaged, or clears an earlier mark when it checks out.
+   */
+  async verify(blob: BlobInfo, context: ReadContext = {}): Promise<{ ok: true } | { ok: false; reason: DamageReason }> {
+    const fail = (reason: DamageReason, error?: unknown) => {
+      this.#damaged(blob.id, reason, context, error);
+      return { ok: false as const, reason: this.damage.reasonFor(blob.id) ?? reason };
+    };
+    const stored = await this.#backend.size(blob.id);
+    if (stored === undefined) return fail('missing');
+    if (stored !== sealedSize(blob.size)) return fail('truncated');
+    const hasher = new StreamHasher(Object.keys(blob.digests) as DigestAlgorithm[]);
+    try {
+      for await (const chunk of this.#plaintext(blob, 0, blob.size)) hasher.update(chunk);
+    } catch (error) {
+      if (error instanceof BlobFormatError) return fail('unauthentic', error);
+      throw error;
+    }
+    if (!digestsMatch(blob.digests, hasher.digests())) return fail('digest_mismatch');
+    this.damage.clear(blob.id);
+    return { ok: true };
   }
 
   async *#plaintext(blob: BlobInfo, start: number, end: number): AsyncGenerator<Buffer> {
@@ -180,12 +273,12 @@ export class BlobService {
       rest = bytes.subarray(offset);
     }
     if (index <= last) {
-      if (index !== last && index !== opener.lastIndex) throw new Error(`blob ${blob.id} is shorter than its catalog says`);
+      if (index !== last && index !== opener.lastIndex) throw new BlobFormatError(`blob ${blob.id} is shorter than its catalog says`);
       const plain = inRange(index, opener.open(index, rest));
       if (plain.length > 0) yield plain;
       index++;
     }
-    if (index <= last) throw new Error(`blob ${blob.id} is shorter than its catalog says`);
+    if (index <= last) throw new BlobFormatError(`blob ${blob.id} is shorter than its catalog says`);
   }
 
   /**

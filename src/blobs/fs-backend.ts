@@ -19,6 +19,20 @@ async function fsyncDirectory(dir: string): Promise<void> {
   }
 }
 
+/** `chunks` without their first `skip` bytes. */
+function remainder(chunks: Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const chunk of chunks) {
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+      continue;
+    }
+    out.push(skip > 0 ? chunk.subarray(skip) : chunk);
+    skip = 0;
+  }
+  return out;
+}
+
 export function fsBackend(dir: string): BlobBackend {
   const staging = path.join(dir, 'staging');
   fs.mkdirSync(staging, { recursive: true, mode: 0o700 });
@@ -43,7 +57,16 @@ export function fsBackend(dir: string): BlobBackend {
       };
       const writer: BlobWriter = {
         async write(chunks) {
-          await handle.writev(chunks);
+          // writev may take fewer bytes than it was given (a full disk, a signal): write the rest,
+          // so a blob is never published shorter than its catalog row says.
+          let rest = chunks.filter((c) => c.length > 0);
+          while (rest.length > 0) {
+            const total = rest.reduce((n, c) => n + c.length, 0);
+            const { bytesWritten } = await handle.writev(rest);
+            if (bytesWritten === total) return;
+            if (bytesWritten === 0) throw Object.assign(new Error('no bytes could be written to the blob storage'), { code: 'ENOSPC' });
+            rest = remainder(rest, bytesWritten);
+          }
         },
         async publish() {
           // Durability order: file contents on disk, then the rename, then the directory entry on
@@ -52,7 +75,11 @@ export function fsBackend(dir: string): BlobBackend {
           await close();
           const shard = path.dirname(target);
           if (!fs.existsSync(shard)) {
-            await fsp.mkdir(shard, { recursive: true, mode: 0o700 });
+            // Not recursive: should the blob directory itself be gone (an unmounted share), this
+            // fails instead of re-creating it on whatever disk is underneath.
+            await fsp.mkdir(shard, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+              if (error.code !== 'EEXIST') throw error;
+            });
             await fsyncDirectory(dir);
           }
           await fsp.rename(temp, target);
@@ -68,6 +95,14 @@ export function fsBackend(dir: string): BlobBackend {
 
     read(id, start, end, chunkSize = 1024 * 1024) {
       return fs.createReadStream(published(id), { start, end: end - 1, highWaterMark: chunkSize });
+    },
+
+    async size(id) {
+      const stat = await fsp.stat(published(id)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      });
+      return stat?.size;
     },
 
     async remove(id) {

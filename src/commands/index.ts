@@ -2,6 +2,7 @@
 import { adminTokenCommand } from './admin.ts';
 import { auditVerifyCommand } from './audit.ts';
 import { backupListCommand, backupPruneCommand, backupRunCommand, backupVerifyCommand, restoreCommand } from './backup.ts';
+import { blobsVerifyCommand } from './blobs.ts';
 import { certsCsrCommand, certsImportCommand, certsShowCommand } from './certs.ts';
 import { configCheckCommand } from './config-check.ts';
 import { jobsCommand, jobsRunCommand } from './jobs.ts';
@@ -36,6 +37,7 @@ export const commands: Record<string, Command> = {
   'backup prune': backupPruneCommand,
   restore: restoreCommand,
   'audit verify': auditVerifyCommand,
+  'blobs verify': blobsVerifyCommand,
 };
 
 export function usage(): string {

@@ -23,7 +23,15 @@ export const options = {
     port: integer('Port to listen on; 0 picks a free port (the log says which).', 8443, 0, 65535),
     shutdown_timeout: duration('How long SIGTERM waits for requests in flight before closing them.', '30s'),
     max_header_size: size('Largest request header block accepted; larger ones get 431.', '16KiB'),
-    request_timeout: duration('Longest time a request may take to arrive whole (uploads of large baselines included).', '6h', '1s'),
+    request_timeout: duration('Longest time a request may take to arrive whole (uploads of large baselines included); any positive time.', '6h', '1ms'),
+    header_timeout: duration('Longest time the request headers may take to arrive; slower clients get 408. Capped at request_timeout.', '60s', '1ms'),
+    idle_timeout: duration(
+      'A connection with no progress in either direction for this long is closed: a stalled upload gets 408, an unread download or notification stream is dropped.',
+      '60s',
+      '1ms',
+    ),
+    upload_min_rate: size('Slowest upload accepted, in bytes per second averaged over upload_rate_window; slower uploads get 408 and leave nothing behind.', '1KiB'),
+    upload_rate_window: duration('The time over which upload_min_rate is measured.', '60s', '1ms'),
     trust_proxy: boolean(
       'Trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy (tls.mode off behind a proxy). ' +
         'Leave false when clients connect directly, or they could forge their address.',
@@ -103,6 +111,7 @@ export const options = {
     refresh_token_lifetime: duration('A desktop login ends when its refresh token goes unused this long.', '30d', '1h'),
     device_code_lifetime: duration('How long a desktop login code may wait for approval.', '10m', '1m'),
     device_poll_interval: duration('Least time between two polls of a waiting desktop client.', '5s', '1s'),
+    provider_check_interval: duration('How often each sign-in provider is checked for reachability; while one cannot be reached its sign-ins answer 503.', '30s', '1ms'),
     token_max_lifetime: duration('Longest lifetime a personal access token may have.', '365d', '1d'),
     break_glass_lifetime: duration('Lifetime of a token from `modelshare admin token`.', '15m', '1m'),
   },
@@ -151,6 +160,13 @@ export const options = {
     username: text('User name at the relay; empty: no authentication.', ''),
     password: secret('Password at the relay; prefer password_file.'),
     from: text('Sender of the mail the server sends.', 'Modelshare <modelshare@localhost>'),
+  },
+  storage: {
+    min_free_bytes: size(
+      'Free space the blob storage must keep. Below it /readyz reports degraded and uploads are refused with 507 until space is freed; 0 turns the floor off.',
+      '1GiB',
+    ),
+    check_interval: duration('How often the data directory and the free space are checked in the background.', '5s', '1ms'),
   },
   limits: {
     json_body: size('Largest JSON request body.', '1MiB'),

@@ -4,7 +4,7 @@
  * always, Content-Digest when the whole blob is sent (a 206's content is only the range).
  */
 import type { Context } from 'koa';
-import type { BlobInfo, BlobService } from '../blobs/blob-service.ts';
+import type { BlobInfo, BlobService, ReadContext } from '../blobs/blob-service.ts';
 import { chooseDigest, formatContentDigest } from '../crypto/digest.ts';
 import { AppError } from '../errors.ts';
 
@@ -28,7 +28,12 @@ function parseRange(header: string, size: number): { start: number; end: number 
   return { start, end };
 }
 
-export function sendBlob(ctx: Context, blobs: BlobService, blob: BlobInfo, headers: Record<string, string>): void {
+/**
+ * Answers with a blob, or with a problem document (before any byte) when it is known to be damaged.
+ * `context` names what the blob is (model, packet or baseline) in the log should it turn out damaged.
+ */
+export async function sendBlob(ctx: Context, blobs: BlobService, blob: BlobInfo, headers: Record<string, string>, context: ReadContext = {}): Promise<void> {
+  await blobs.assertIntact(blob, context);
   const etag = etagOf(blob);
   ctx.set(headers);
   ctx.set('ETag', etag);
@@ -57,5 +62,5 @@ export function sendBlob(ctx: Context, blobs: BlobService, blob: BlobInfo, heade
   }
   ctx.length = end - start;
   if (ctx.method === 'HEAD') return;
-  ctx.body = blobs.read(blob, start, end);
+  ctx.body = blobs.read(blob, start, end, context);
 }

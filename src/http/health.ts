@@ -6,6 +6,7 @@
  */
 import type { Db } from '../db/open.ts';
 import type { BlobService } from '../blobs/blob-service.ts';
+import type { StorageMonitor } from '../blobs/storage-monitor.ts';
 import { AppError } from '../errors.ts';
 import { version } from '../version.ts';
 import { access, route, type AnyRoute } from './route-table.ts';
@@ -19,6 +20,8 @@ export interface ReadinessCheck {
 /** A ready check may still warn: `state` other than `ok` (e.g. `expiring`) keeps /readyz at 200. */
 export interface CheckReport {
   state: string;
+  /** Serving, but not fully (e.g. uploads refused): /readyz stays 200 and says `degraded`. */
+  degraded?: boolean;
   /** Shown in the /readyz body under the check's name. */
   details?: Record<string, unknown>;
 }
@@ -32,10 +35,12 @@ export function healthRoutes(checks: ReadinessCheck[]): AnyRoute[] {
         const results: Record<string, string> = {};
         const details: Record<string, Record<string, unknown>> = {};
         let failing = false;
+        let degraded = false;
         for (const check of checks) {
           try {
             const report = await check.run();
             results[check.name] = report?.state ?? 'ok';
+            if (report?.degraded) degraded = true;
             if (report?.details) details[check.name] = report.details;
           } catch (error) {
             ctx.state.log.warn({ check: check.name, err: error }, 'readiness check failed');
@@ -44,7 +49,7 @@ export function healthRoutes(checks: ReadinessCheck[]): AnyRoute[] {
           }
         }
         if (failing) throw new AppError('service_unavailable', 'A readiness check is failing', { extra: { checks: results } });
-        return { status: 'ready', checks: results, ...details };
+        return { status: degraded ? 'degraded' : 'ready', checks: results, ...details };
       },
     }),
   ];
@@ -56,4 +61,27 @@ export function databaseCheck(db: Db): ReadinessCheck {
 
 export function blobStorageCheck(blobs: BlobService): ReadinessCheck {
   return { name: 'blob_storage', run: () => blobs.check() };
+}
+
+/** The data directory is there and has room: gone is not ready, below the free-space floor is degraded. */
+export function storageCheck(storage: StorageMonitor): ReadinessCheck {
+  return {
+    name: 'storage',
+    run: async () => {
+      const status = await storage.check();
+      if (status.state === 'missing') throw new Error('the data directory is gone or is not the one the server opened');
+      return status.state === 'low_space' ? { state: 'low_space', degraded: true } : undefined;
+    },
+  };
+}
+
+/** Blobs found damaged: still serving everything else, so degraded, with how many. */
+export function blobIntegrityCheck(blobs: BlobService): ReadinessCheck {
+  return {
+    name: 'blob_integrity',
+    run: async () => {
+      const damaged = blobs.damage.count();
+      return damaged === 0 ? undefined : { state: 'damaged', degraded: true, details: { damaged_blobs: damaged } };
+    },
+  };
 }

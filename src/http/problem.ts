@@ -14,6 +14,7 @@ const codeForStatus: Record<number, ErrorCode> = {
   404: 'not_found',
   405: 'method_not_allowed',
   406: 'not_acceptable',
+  408: 'request_timeout',
   411: 'length_required',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
@@ -22,6 +23,7 @@ const codeForStatus: Record<number, ErrorCode> = {
   431: 'header_too_large',
   501: 'not_implemented',
   503: 'service_unavailable',
+  507: 'insufficient_storage',
 };
 
 /** The problem document for an error code; used by the middleware and by the raw socket handler. */

@@ -48,6 +48,10 @@ interface ProviderState {
   config?: client.Configuration;
   timer?: NodeJS.Timeout;
   attempts: number;
+  /** The agent trusting the provider's `ca`, when it has one. */
+  agent?: Agent | undefined;
+  /** False while the background check cannot reach a provider that was discovered earlier. */
+  reachable: boolean;
 }
 
 /** A stable audit reason from openid-client's error (its code, and the claim its cause chain names). */
@@ -85,29 +89,66 @@ export class OidcProviders {
   readonly #redirectUri: string;
   readonly #log: Log;
   readonly #checks: IdTokenChecks;
+  readonly #checkIntervalMs: number;
+  #checkTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  constructor(providers: ProviderSettings[], redirectUri: string, log: Log, checks: IdTokenChecks) {
-    for (const settings of providers) this.#providers.set(settings.id, { settings, attempts: 0 });
+  constructor(providers: ProviderSettings[], redirectUri: string, log: Log, checks: IdTokenChecks, checkIntervalMs = 30_000) {
+    for (const settings of providers) {
+      const agent = settings.ca ? new Agent({ connect: { ca: [settings.ca, ...tls.rootCertificates] } }) : undefined;
+      this.#providers.set(settings.id, { settings, attempts: 0, agent, reachable: true });
+    }
     this.#redirectUri = redirectUri;
     this.#log = log;
     this.#checks = checks;
+    this.#checkIntervalMs = checkIntervalMs;
   }
 
-  /** Starts discovery of every provider; failures are retried in the background. */
+  /** Starts discovery of every provider (failures are retried) and the background reachability check. */
   start(): void {
     for (const state of this.#providers.values()) void this.#discover(state);
+    const tick = async () => {
+      await Promise.all([...this.#providers.values()].map((state) => this.#check(state)));
+      if (this.#stopped) return;
+      this.#checkTimer = setTimeout(() => void tick(), this.#checkIntervalMs);
+      this.#checkTimer.unref();
+    };
+    this.#checkTimer = setTimeout(() => void tick(), this.#checkIntervalMs);
+    this.#checkTimer.unref();
   }
 
   stop(): void {
     this.#stopped = true;
+    clearTimeout(this.#checkTimer);
     for (const state of this.#providers.values()) clearTimeout(state.timer);
+  }
+
+  /**
+   * Asks a discovered provider for its discovery document, so a provider that went down after the
+   * start is known before a browser is sent to it. Any answer below 500 counts as reachable.
+   */
+  async #check(state: ProviderState): Promise<void> {
+    if (!state.config || this.#stopped) return;
+    const { settings } = state;
+    let reachable: boolean;
+    try {
+      const url = new URL(`${settings.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
+      const res = await undiciFetch(url, { signal: AbortSignal.timeout(Math.min(10_000, Math.max(1000, this.#checkIntervalMs))), ...(state.agent ? { dispatcher: state.agent } : {}) });
+      await res.body?.cancel();
+      reachable = res.status < 500;
+    } catch {
+      reachable = false;
+    }
+    if (reachable === state.reachable) return;
+    state.reachable = reachable;
+    if (reachable) this.#log.info({ provider: settings.id, issuer: settings.issuer }, 'sign-in provider reachable again');
+    else this.#log.error({ provider: settings.id, issuer: settings.issuer }, 'sign-in provider cannot be reached; its sign-ins answer 503 until it can');
   }
 
   async #discover(state: ProviderState): Promise<void> {
     const { settings } = state;
     try {
-      const agent = settings.ca ? new Agent({ connect: { ca: [settings.ca, ...tls.rootCertificates] } }) : undefined;
+      const agent = state.agent;
       const options: client.DiscoveryRequestOptions = {
         // The ID token's signature is checked too, not only trusted because TLS brought it.
         execute: [client.enableNonRepudiationChecks],
@@ -132,7 +173,7 @@ export class OidcProviders {
   }
 
   list(): { id: string; name: string; ready: boolean }[] {
-    return [...this.#providers.values()].map((s) => ({ id: s.settings.id, name: s.settings.name || s.settings.id, ready: !!s.config }));
+    return [...this.#providers.values()].map((s) => ({ id: s.settings.id, name: s.settings.name || s.settings.id, ready: !!s.config && s.reachable }));
   }
 
   settings(id: string): ProviderSettings | undefined {
@@ -147,7 +188,9 @@ export class OidcProviders {
   #ready(id: string): { settings: ProviderSettings; config: client.Configuration } {
     const state = this.#providers.get(id);
     if (!state) throw new AppError('not_found', 'There is no such sign-in provider');
-    if (!state.config) throw new AppError('provider_unavailable', `The sign-in provider ${state.settings.name || id} cannot be reached right now; try again in a minute`);
+    if (!state.config || !state.reachable) {
+      throw new AppError('provider_unavailable', `The sign-in provider ${state.settings.name || id} cannot be reached right now; try again in a minute`, { headers: { 'Retry-After': '60' } });
+    }
     return { settings: state.settings, config: state.config };
   }
 

@@ -91,3 +91,14 @@ export function deviceDonePage(approved: boolean, clientName: string, demo: bool
     { demo },
   );
 }
+
+/** What a browser sees instead of being sent to a sign-in provider that cannot be reached. */
+export function providerUnavailablePage(detail: string, returnTo: string, demo: boolean): string {
+  return page(
+    'Sign-in is unavailable',
+    html`<p role="alert">${detail}</p>
+<p>The server checks the provider every few moments; sign-in works again as soon as it answers. If this lasts, tell your IT department: the organization's sign-in provider is down or cannot be reached from the Modelshare server.</p>
+<p><a href="/auth/login?return_to=${encodeURIComponent(returnTo)}">Try again</a></p>`,
+    { demo },
+  );
+}

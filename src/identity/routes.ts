@@ -86,9 +86,10 @@ export function identityRoutes(identity: IdentityService, options: IdentityRoute
         const target = returnTo.parse(query.return_to ?? '/');
         const providers = identity.providers.list();
         if (providers.length === 0) return sendPage(ctx, noProviderPage(), 503);
+        // One provider: beginLogin answers an outage (503) before any detour to public_url.
+        if (providers.length === 1) return signInStep(ctx, () => beginLogin(ctx, providers[0]!.id, target));
         const atPublicUrl = elsewhere(ctx);
         if (atPublicUrl) return ctx.redirect(atPublicUrl);
-        if (providers.length === 1) return signInStep(ctx, () => beginLogin(ctx, providers[0]!.id, target));
         sendPage(ctx, chooserPage(providers, target, options.demo));
       },
     }),

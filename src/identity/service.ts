@@ -73,7 +73,7 @@ export class IdentityService {
     this.flows = new LoginFlows(db, keys, clock, auth.login_lifetime);
     this.devices = new DeviceRequests(db, keys, clock, { lifetimeMs: auth.device_code_lifetime, intervalMs: auth.device_poll_interval });
     // Wall-clock time, as openid-client uses for exp: the provider stamps its tokens with the real time.
-    this.providers = new OidcProviders(deps.providers, `${config.public_url}/auth/callback`, deps.log, { now: () => new Date(), clockSkewMs: auth.clock_skew });
+    this.providers = new OidcProviders(deps.providers, `${config.public_url}/auth/callback`, deps.log, { now: () => new Date(), clockSkewMs: auth.clock_skew }, auth.provider_check_interval);
   }
 
   /** Starts a browser sign-in: the provider's authorization URL for this flow. */

@@ -10,17 +10,21 @@
  */
 import type { Readable } from 'node:stream';
 import type { BlobInfo, BlobService, StagedBlob } from '../blobs/blob-service.ts';
+import { isNoSpace } from '../blobs/storage-monitor.ts';
 import type { Digests } from '../crypto/digest.ts';
 import { GroupCommit } from '../db/group-commit.ts';
 import { AppError } from '../errors.ts';
 import type { Actor } from '../http/authenticate.ts';
 import type { Baseline, Packet } from './history-repo.ts';
 import type { SharingDeps, ModelsService } from './models-service.ts';
+import { keepingPace, type UploadPace } from '../http/upload-pace.ts';
 import { policy } from './policy.ts';
 
 export interface Limits {
   packetBytes: number;
   baselineBytes: number;
+  /** The slowest upload accepted (server.upload_min_rate over server.upload_rate_window). */
+  uploadPace?: UploadPace | undefined;
 }
 
 export interface Upload {
@@ -65,7 +69,7 @@ export class HistoryService {
       this.#audit(actor, 'model.write_out', modelId, source, 'denied', { base: input.base, head: model.head }, 'not_up_to_date');
       throw this.#notUpToDate(model.head);
     }
-    const staged = await this.#blobs.put(input.body, { dataKeyId: model.dataKeyId, maxBytes: this.#limits.packetBytes, expected: input.expected });
+    const staged = await this.#blobs.put(this.#paced(input.body), { dataKeyId: model.dataKeyId, maxBytes: this.#limits.packetBytes, expected: input.expected });
     const outcome = await this.#commit((): Outcome<Packet> => {
       const current = this.#d.models.get(modelId);
       if (!current || current.deletedAt) return { gone: true };
@@ -100,7 +104,7 @@ export class HistoryService {
       throw this.#notUpToDate(model.head);
     }
     if (this.#d.history.baseline(modelId, input.seq)) throw new AppError('conflict', `There is already a baseline as of packet ${input.seq}`);
-    const staged = await this.#blobs.put(input.body, { dataKeyId: model.dataKeyId, maxBytes: this.#limits.baselineBytes, expected: input.expected });
+    const staged = await this.#blobs.put(this.#paced(input.body), { dataKeyId: model.dataKeyId, maxBytes: this.#limits.baselineBytes, expected: input.expected });
     const outcome = await this.#commit((): Outcome<Baseline> => {
       const current = this.#d.models.get(modelId);
       if (!current || current.deletedAt) return { gone: true };
@@ -118,6 +122,10 @@ export class HistoryService {
     return result.ok;
   }
 
+  #paced(body: Readable): Readable {
+    return this.#limits.uploadPace ? keepingPace(body, this.#limits.uploadPace) : body;
+  }
+
   /** Commits the rows of a staged blob in the next group commit; says how it went instead of throwing. */
   async #commit<T>(work: () => Outcome<T>): Promise<Outcome<T> | { error: unknown }> {
     try {
@@ -133,7 +141,11 @@ export class HistoryService {
       return outcome;
     }
     await this.#blobs.discard(staged);
-    if ('error' in outcome) throw outcome.error;
+    if ('error' in outcome) {
+      // The database's disk filled up at the commit: the blob is gone again, and the answer says why.
+      if (isNoSpace(outcome.error)) throw new AppError('insufficient_storage', 'The server ran out of storage space while saving this; nothing was kept', { cause: outcome.error });
+      throw outcome.error;
+    }
     if ('gone' in outcome) throw new AppError('not_found', 'There is no such model');
     return outcome;
   }

@@ -164,9 +164,9 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
     }),
     route({
       method: 'GET', path: '/api/v1/models/:id/baselines/:seq', summary: "A baseline's bytes (Range supported)", access: read, params: schema.baselineParams, gate: gate('model.download', policy.read, false),
-      handler: ({ actor, params, ip }, ctx) => {
+      handler: async ({ actor, params, ip }, ctx) => {
         const { baseline, blob } = d.history.baselineContent(actor, params.id, params.seq, ip);
-        sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(baseline.seq) });
+        await sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(baseline.seq) }, { model_id: params.id, baseline_seq: baseline.seq });
       },
     }),
     route({
@@ -189,9 +189,9 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
     }),
     route({
       method: 'GET', path: '/api/v1/models/:id/packets/:seq', summary: "A packet's bytes (Range supported)", access: read, params: schema.packetParams, gate: gate('model.download', policy.read, false),
-      handler: ({ actor, params, ip }, ctx) => {
+      handler: async ({ actor, params, ip }, ctx) => {
         const { packet, blob } = d.history.packetContent(actor, params.id, params.seq, ip);
-        sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(packet.seq) });
+        await sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(packet.seq) }, { model_id: params.id, packet_seq: packet.seq });
       },
     }),
     route({

@@ -34,8 +34,9 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
   const events = new EventLog(d.db, d.clock);
   const deps = { db: d.db, keys: d.keys, clock: d.clock, audit: d.audit, people: d.people, gate: d.gate, models: repo, history: historyRepo, events };
   const limits = { packetBytes: d.config.limits.packet, baselineBytes: d.config.limits.baseline };
+  const uploadPace = { bytesPerSecond: d.config.server.upload_min_rate, windowMs: d.config.server.upload_rate_window };
   const models = new ModelsService(deps);
-  const history = new HistoryService(deps, d.blobs, models, limits);
+  const history = new HistoryService(deps, d.blobs, models, { ...limits, uploadPace });
   const invitations = new ModelInvitations(deps, models, {
     lifetimeMs: d.config.invitations.lifetime,
     assertLimits: d.assertInvitationLimits,

@@ -75,7 +75,7 @@ export async function startServer(t: ExecutionContext, env: Record<string, strin
   const config = loadConfig({
     file: undefined,
     // No demo sign-in unless a test asks: it would declare its demo organization.
-    env: { MODELSHARE_DATA_DIR: dataDir, MODELSHARE_SERVER_PORT: '0', MODELSHARE_LOG_LEVEL: 'debug', MODELSHARE_DEMO_ENABLED: 'off', MODELSHARE_ORGANIZATIONS: defaultOrganizations, ...env },
+    env: { MODELSHARE_DATA_DIR: dataDir, MODELSHARE_SERVER_PORT: '0', MODELSHARE_LOG_LEVEL: 'debug', MODELSHARE_DEMO_ENABLED: 'off', MODELSHARE_ORGANIZATIONS: defaultOrganizations, MODELSHARE_STORAGE_MIN_FREE_BYTES: '0', ...env },
   });
   const { stream, lines } = logCollector();
   const log = createLogger(config.log.level, stream);
@@ -89,8 +89,8 @@ export async function startServer(t: ExecutionContext, env: Record<string, strin
   if (tls) t.teardown(() => tls.close());
   const ca = tls?.authority?.certificatePem;
   const services = createServices(config, stores, clock, log, { caPem: ca, demoFactory: await loadDemoFactory(config) });
-  const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock, log, https: tls !== undefined, tls, services });
-  const running = await listen(app, { host: '127.0.0.1', port: 0, maxHeaderSize: config.server.max_header_size, requestTimeoutMs: 60_000, tls }, log);
+  const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, storage: stores.storage, clock, log, https: tls !== undefined, tls, services });
+  const running = await listen(app, { host: '127.0.0.1', port: 0, maxHeaderSize: config.server.max_header_size, requestTimeoutMs: config.server.request_timeout, headerTimeoutMs: config.server.header_timeout, idleTimeoutMs: config.server.idle_timeout, tls }, log);
   services.start();
   t.teardown(async () => {
     services.stop();

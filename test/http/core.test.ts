@@ -38,7 +38,7 @@ test('GET /readyz checks the database and the blob storage', async (t) => {
   t.is(failing.headers.get('content-type'), 'application/problem+json');
   const body = (await failing.json()) as Record<string, unknown>;
   t.is(body['code'], 'service_unavailable');
-  t.deepEqual(body['checks'], { database: 'ok', blob_storage: 'failing', tls: 'ok' });
+  t.deepEqual(body['checks'], { database: 'ok', storage: 'failing', blob_storage: 'failing', blob_integrity: 'ok', tls: 'ok' });
   t.false(JSON.stringify(body).includes(server.dataDir), 'no file path reaches the client');
 });
 

@@ -54,7 +54,7 @@ test('tls.mode off serves plain HTTP: no HSTS and no /ca.pem', async (t) => {
   t.is(ca.status, 404);
   t.like(await ca.json(), { code: 'not_found', detail: 'This server does not run its own certificate authority (tls.mode is not managed)' });
   const ready = await server.fetch(`${server.url}/readyz`);
-  t.deepEqual(((await ready.json()) as { checks: object }).checks, { database: 'ok', blob_storage: 'ok' });
+  t.deepEqual(((await ready.json()) as { checks: object }).checks, { database: 'ok', storage: 'ok', blob_storage: 'ok', blob_integrity: 'ok' });
 });
 
 test('behind a reverse proxy, server.trust_proxy takes the client address and scheme from X-Forwarded-*', async (t) => {
