@@ -5,7 +5,8 @@
  */
 import type { AppDeps } from './app.ts';
 import { blobStorageCheck, databaseCheck, healthRoutes } from './http/health.ts';
-import type { AnyRoute } from './http/route-table.ts';
+import { openApiDocument } from './http/openapi.ts';
+import { access, route, type AnyRoute } from './http/route-table.ts';
 import { meRoutes } from './identity/me-routes.ts';
 import { identityRoutes } from './identity/routes.ts';
 import { invitationRoutes, invitationsNotice } from './orgs/invitation-routes.ts';
@@ -18,7 +19,7 @@ import { tlsReadiness } from './tls/service.ts';
 export function routeTable(deps: AppDeps): AnyRoute[] {
   const { identity, orgs, privacy, sharing, demo, limits } = deps.services;
   const checks = [databaseCheck(deps.db), blobStorageCheck(deps.blobs), ...(deps.tls ? [tlsReadiness(deps.tls)] : [])];
-  return [
+  const table: AnyRoute[] = [
     ...healthRoutes(checks),
     ...tlsRoutes(deps.tls),
     ...identityRoutes(identity, {
@@ -34,4 +35,13 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...organizationRoutes(orgs),
     ...sharingRoutes(sharing.routeDeps),
   ];
+  // The contract, made from the table it describes (itself included) on first ask.
+  let document: Record<string, unknown> | undefined;
+  table.push(
+    route({
+      method: 'GET', path: '/api/v1/openapi.json', summary: 'This OpenAPI 3.1 document', access: access.public,
+      handler: () => (document ??= openApiDocument(table, { version: 'v1', publicUrl: deps.config.public_url })),
+    }),
+  );
+  return table;
 }

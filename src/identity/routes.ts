@@ -12,7 +12,7 @@ import { access, route, type AnyRoute, type RouteContext } from '../http/route-t
 import type { SafeHtml } from '../web/html.ts';
 import type { Person } from './people.ts';
 import { chooserPage, deviceConfirmPage, deviceDonePage, deviceEntryPage, homePage } from './pages.ts';
-import { deviceStart, returnTo, revokeRequest, tokenRequest } from './schema.ts';
+import { deviceStart, deviceStartResponse, returnTo, revokeRequest, tokenRequest, tokenResponse } from './schema.ts';
 import { OAuthError, type IdentityService } from './service.ts';
 
 const loginCookie = '__Host-ms_login';
@@ -87,7 +87,7 @@ export function identityRoutes(identity: IdentityService, options: IdentityRoute
     }),
     // Desktop login: RFC 8628 as PROTOCOL.md specifies it.
     route({
-      method: 'POST', path: '/auth/device', summary: 'Start a desktop (device) login', access: access.public, body: { kind: 'params', schema: deviceStart }, limit: 'device_code',
+      method: 'POST', path: '/auth/device', summary: 'Start a desktop (device) login', access: access.public, body: { kind: 'params', schema: deviceStart }, limit: 'device_code', response: deviceStartResponse,
       handler: ({ body }) => {
         const started = identity.devices.start(body.client_name);
         const verificationUri = `${options.publicUrl}/device`;
@@ -95,7 +95,8 @@ export function identityRoutes(identity: IdentityService, options: IdentityRoute
       },
     }),
     route({
-      method: 'POST', path: '/auth/token', summary: 'Poll a device login, or refresh an access token', access: access.public, body: { kind: 'params', schema: z.record(z.string(), z.unknown()) }, limit: 'token',
+      method: 'POST', path: '/auth/token', summary: 'Poll a device login, or refresh an access token', access: access.public, // Anything else is parsed by the handler, which answers in OAuth's error format.
+      body: { kind: 'params', schema: z.union([tokenRequest, z.record(z.string(), z.unknown())]) }, limit: 'token', response: tokenResponse,
       handler: ({ body, ip }, ctx) => {
         try {
           const input = tokenRequest.safeParse(body);
@@ -109,7 +110,7 @@ export function identityRoutes(identity: IdentityService, options: IdentityRoute
       },
     }),
     route({
-      method: 'POST', path: '/auth/revoke', summary: 'Revoke a token (RFC 7009)', access: access.public, body: { kind: 'params', schema: z.record(z.string(), z.unknown()) }, limit: 'token',
+      method: 'POST', path: '/auth/revoke', summary: 'Revoke a token (RFC 7009)', access: access.public, body: { kind: 'params', schema: z.union([revokeRequest, z.record(z.string(), z.unknown())]) }, limit: 'token',
       handler: ({ body, ip }, ctx) => {
         const input = revokeRequest.safeParse(body);
         if (!input.success) {
