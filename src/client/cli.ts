@@ -28,6 +28,7 @@ export const usage = `modelshare-client: share and join Modelshare models from t
   history MODEL | members MODEL
   invite MODEL EMAIL --role editor|viewer|admin
   watch [MODEL]                                 print events as they happen (resumes after a drop)
+  download API-PATH FILE                        one baseline or packet, e.g. /api/v1/models/m_…/baselines/latest
 
   --json for output scripts can read. The server is the last one you signed in to, or --server,
   or MODELSHARE_SERVER. Credentials live in MODELSHARE_CLIENT_HOME (default: your config dir).`;
@@ -211,7 +212,6 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'download': {
-        // Not in the usage: the plain transfer, for scripts that fetch one baseline or packet.
         const [apiPath, dest] = need(2, 'PATH and FILE');
         const result = await download(client, apiPath!, path.resolve(dest!), { onProgress: progress('download', null) });
         say(`Downloaded ${result.size} bytes (verified)`, { size: result.size, sha256: result.sha256.toString('base64'), resumed: result.resumed });
@@ -227,7 +227,13 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       return 2;
     }
     const e = error instanceof ModelshareError ? error : undefined;
-    const message = e ? e.message : `${(error as Error).message}${(error as { cause?: Error }).cause ? ` (${(error as { cause: Error }).cause.message})` : ''}`;
+    const cause = (error as { cause?: NodeJS.ErrnoException }).cause;
+    const untrusted = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(String(cause?.code ?? (error as NodeJS.ErrnoException).code ?? ''));
+    const message = e
+      ? e.message
+      : untrusted
+        ? `${server} presented a certificate that does not chain to the CA trusted at first contact (${store.server(server).fingerprint ?? 'none stored'}): it is not that server, or its CA changed. Ask its administrator; to trust a new CA, remove the server from ${store.file} and log in again.`
+        : `${(error as Error).message}${cause ? ` (${cause.message})` : ''}`;
     io.stderr.write(o.json ? `${JSON.stringify({ error: { code: e?.code ?? 'client_error', status: e?.status, message } })}\n` : `modelshare-client: ${message}\n`);
     return e?.code === 'not_up_to_date' ? 3 : e?.code === 'not_signed_in' ? 4 : 1;
   } finally {

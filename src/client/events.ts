@@ -77,6 +77,9 @@ export async function* watch(client: ModelshareClient, options: WatchOptions = {
     }
     if (res && res.status !== 200) await ModelshareClient.answer(res); // throws the problem: 404, 410 events_expired, …
     if (res) {
+      const body = res.body;
+      const stop = () => body.destroy();
+      options.signal?.addEventListener('abort', stop, { once: true });
       try {
         for await (const frame of frames(res.body)) {
           failures = 0;
@@ -93,7 +96,8 @@ export async function* watch(client: ModelshareClient, options: WatchOptions = {
         if (error instanceof ModelshareError) throw error;
         // The connection dropped: reconnect below.
       } finally {
-        res.body.destroy();
+        options.signal?.removeEventListener('abort', stop);
+        body.destroy();
       }
     }
     if (options.signal?.aborted) return;

@@ -123,6 +123,12 @@ test('three people share, join, write out and read in a model with modelshare-cl
   t.false(fs.existsSync(`${dest}.part`));
   t.true(world.server.logs.some((l) => l['msg'] === 'request' && l['status'] === 206 && String(l['path']).endsWith('/baselines/0')));
 
+  // … bytes that do not match their digest are discarded, never kept, …
+  const bad = path.join(work, 'bad.model');
+  const refusedDownload = await t.throwsAsync(download(viaRelay, `/api/v1/models/${modelId}/packets/1`, bad, { expected: `sha-256=:${Buffer.alloc(32).toString('base64')}:` }));
+  t.is((refusedDownload as { code?: string }).code, 'digest_mismatch');
+  t.false(fs.existsSync(bad) || fs.existsSync(`${bad}.part`));
+
   // … a write-out whose answer was lost is retried with the same key and made once, …
   const editorClient = new ModelshareClient({ server: url, ca: world.server.ca, tokens: new ClientStore(editor.home).tokensOf(url) });
   t.teardown(() => editorClient.close());
@@ -150,6 +156,15 @@ test('three people share, join, write out and read in a model with modelshare-cl
   await watching;
   t.true(reconnects.length >= 1);
   t.deepEqual(events.filter((e) => e.type === 'packet').map((e) => e.data['seq']), [4, 5]);
+
+  // An access token the server no longer takes (an hour later) is refreshed, and the call goes through.
+  const before = JSON.parse(fs.readFileSync(path.join(viewer.home, 'client.json'), 'utf8')).servers[url].tokens;
+  world.clock.advance(2 * 3600_000);
+  const later = await viewer.run(['models', '--json']);
+  t.is(later.code, 0, later.stderr);
+  t.is(json(later.stdout)['models'][0]['id'], modelId);
+  const refreshed = JSON.parse(fs.readFileSync(path.join(viewer.home, 'client.json'), 'utf8')).servers[url].tokens;
+  t.not(refreshed.refresh_token, before.refresh_token, 'the refresh token rotated');
 
   // Logging out ends the login on the server.
   t.is((await viewer.run(['logout'])).code, 0);
