@@ -30,6 +30,8 @@ const returnToQuery = z.object({ return_to: z.unknown().optional() });
 const userCodeForm = z.object({ user_code: z.string().max(20).default('') });
 const decisionForm = z.object({ user_code: z.string().max(20).default(''), decision: z.enum(['approve', 'deny']) });
 const providerParams = z.object({ provider: z.string() });
+/** Any other body of the OAuth endpoints reaches the handler, which answers it in OAuth's error format. */
+const oauthOther = z.record(z.string(), z.unknown()).describe("Anything else is answered 400 {error: 'invalid_request'}");
 
 export function identityRoutes(identity: IdentityService, options: IdentityRouteOptions): AnyRoute[] {
   const cookie = { httpOnly: true, secure: true, sameSite: 'lax' as const, path: '/', overwrite: true };
@@ -96,7 +98,7 @@ export function identityRoutes(identity: IdentityService, options: IdentityRoute
     }),
     route({
       method: 'POST', path: '/auth/token', summary: 'Poll a device login, or refresh an access token', access: access.public, // Anything else is parsed by the handler, which answers in OAuth's error format.
-      body: { kind: 'params', schema: z.union([tokenRequest, z.record(z.string(), z.unknown())]) }, limit: 'token', response: tokenResponse,
+      body: { kind: 'params', schema: z.union([tokenRequest, oauthOther]) }, limit: 'token', response: tokenResponse,
       handler: ({ body, ip }, ctx) => {
         try {
           const input = tokenRequest.safeParse(body);
@@ -110,7 +112,7 @@ export function identityRoutes(identity: IdentityService, options: IdentityRoute
       },
     }),
     route({
-      method: 'POST', path: '/auth/revoke', summary: 'Revoke a token (RFC 7009)', access: access.public, body: { kind: 'params', schema: z.union([revokeRequest, z.record(z.string(), z.unknown())]) }, limit: 'token',
+      method: 'POST', path: '/auth/revoke', summary: 'Revoke a token (RFC 7009)', access: access.public, body: { kind: 'params', schema: z.union([revokeRequest, oauthOther]) }, limit: 'token',
       handler: ({ body, ip }, ctx) => {
         const input = revokeRequest.safeParse(body);
         if (!input.success) {
