@@ -62,6 +62,11 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     io.stdout.write(`${usage}\n`);
     return command || o.help ? 0 : 2;
   }
+  const commands = ['login', 'logout', 'whoami', 'models', 'share', 'join', 'read-in', 'write-out', 'baseline', 'history', 'members', 'invite', 'watch', 'download'];
+  if (!commands.includes(command)) {
+    io.stderr.write(`There is no command "${command}"\n\n${usage}\n`);
+    return 2;
+  }
   const store = new ClientStore(io.env['MODELSHARE_CLIENT_HOME'] ? path.resolve(io.env['MODELSHARE_CLIENT_HOME']) : undefined);
   const server = (o.server ?? io.env['MODELSHARE_SERVER'] ?? store.current ?? 'https://localhost:8443').replace(/\/+$/, '');
   const say = (text: string, json: unknown) => io.stdout.write(o.json ? `${JSON.stringify(json)}\n` : `${text}\n`);

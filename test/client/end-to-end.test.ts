@@ -38,6 +38,11 @@ test('three people share, join, write out and read in a model with modelshare-cl
   t.is(wrong.code, 1);
   t.regex(wrong.stderr, /not the server you meant/);
   t.false(fs.existsSync(path.join(owner.home, 'client.json')));
+  // Without a fingerprint and without a person at a terminal to confirm one, it shows it and trusts nothing.
+  const unconfirmed = await owner.run(['login', '--server', url]);
+  t.is(unconfirmed.code, 1);
+  t.true(unconfirmed.stderr.includes(`its CA fingerprint is ${fingerprint}`), unconfirmed.stderr);
+  t.false(fs.existsSync(path.join(owner.home, 'client.json')));
 
   // Three people sign in with the device login, approved in their browsers.
   for (const [user, account] of [[owner, olive], [editor, eddie], [viewer, vera]] as [ClientUser, typeof olive][]) {
