@@ -137,12 +137,10 @@ export class ModelshareClient {
     }
   }
 
-  /** Ends this login on the server (the refresh token and the access token) and forgets the tokens. */
+  /** Ends this login on the server (revoking its refresh token ends its access tokens too) and forgets the tokens. */
   async logout(): Promise<void> {
     const tokens = this.#tokens.load();
-    if (tokens) {
-      for (const token of [tokens.refresh_token, tokens.access_token]) await this.raw('POST', '/auth/revoke', { anonymous: true, form: { token } }).then((r) => r.body.dump());
-    }
+    if (tokens) await ModelshareClient.answer(await this.raw('POST', '/auth/revoke', { anonymous: true, form: { token: tokens.refresh_token } }));
     this.#tokens.save(undefined);
   }
 

@@ -46,7 +46,8 @@ function transient(error: unknown): boolean {
   return true;
 }
 
-async function upload(client: ModelshareClient, path: string, query: Record<string, number>, file: string, headers: Record<string, string>, onProgress?: Progress): Promise<Record<string, unknown>> {
+/** Uploads `file` with its Content-Digest, computed first by reading the file as a stream. */
+async function upload(client: ModelshareClient, path: string, query: Record<string, number>, file: string, headers: Record<string, string>, onProgress?: Progress) {
   const { size } = await fs.promises.stat(file);
   const digest = `sha-256=:${(await sha256File(file)).toString('base64')}:`;
   const res = await client.raw('POST', path, {
@@ -54,7 +55,7 @@ async function upload(client: ModelshareClient, path: string, query: Record<stri
     headers: { 'content-digest': digest, 'content-length': String(size), ...headers },
     body: () => fs.createReadStream(file).pipe(counting(onProgress, 0, size)) as Readable,
   });
-  return (await ModelshareClient.answer(res)) as Record<string, unknown>;
+  return { answer: (await ModelshareClient.answer(res)) as Record<string, unknown>, headers: res.headers };
 }
 
 export interface WriteOutResult {
@@ -74,12 +75,8 @@ export async function writeOut(client: ModelshareClient, modelId: string, base: 
   const attempts = options.attempts ?? 5;
   for (let attempt = 1; ; attempt++) {
     try {
-      const path = `/api/v1/models/${encodeURIComponent(modelId)}/packets`;
-      const { size } = await fs.promises.stat(file);
-      const digest = `sha-256=:${(await sha256File(file)).toString('base64')}:`;
-      const res = await client.raw('POST', path, { query: { base }, headers: { ...headers, 'content-digest': digest, 'content-length': String(size) }, body: () => fs.createReadStream(file).pipe(counting(options.onProgress, 0, size)) as Readable });
-      const replayed = res.headers['idempotent-replayed'] === 'true';
-      return { packet: (await ModelshareClient.answer(res)) as Packet, replayed };
+      const sent = await upload(client, `/api/v1/models/${encodeURIComponent(modelId)}/packets`, { base }, file, headers, options.onProgress);
+      return { packet: sent.answer as unknown as Packet, replayed: sent.headers['idempotent-replayed'] === 'true' };
     } catch (error) {
       if (attempt >= attempts || !transient(error)) throw error;
       await sleep((options.retryDelayMs ?? 1000) * 2 ** (attempt - 1));
@@ -89,7 +86,7 @@ export async function writeOut(client: ModelshareClient, modelId: string, base: 
 
 /** Uploads `file` as a baseline as of packet `seq` (which must be the model's head). */
 export async function uploadBaseline(client: ModelshareClient, modelId: string, seq: number, file: string, onProgress?: Progress): Promise<Baseline> {
-  return (await upload(client, `/api/v1/models/${encodeURIComponent(modelId)}/baselines`, { seq }, file, {}, onProgress)) as unknown as Baseline;
+  return (await upload(client, `/api/v1/models/${encodeURIComponent(modelId)}/baselines`, { seq }, file, {}, onProgress)).answer as unknown as Baseline;
 }
 
 export interface DownloadResult {
