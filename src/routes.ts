@@ -9,7 +9,8 @@ import { peopleAdminRoutes } from './admin/people-routes.ts';
 import type { AppDeps } from './app.ts';
 import { auditRoutes } from './audit/routes.ts';
 import { blobIntegrityCheck, blobStorageCheck, databaseCheck, healthRoutes, storageCheck } from './http/health.ts';
-import type { AnyRoute } from './http/route-table.ts';
+import { openApiDocument } from './http/openapi.ts';
+import { access, route, type AnyRoute } from './http/route-table.ts';
 import { meRoutes } from './identity/me-routes.ts';
 import { identityRoutes } from './identity/routes.ts';
 import { invitationRoutes, invitationsNotice } from './orgs/invitation-routes.ts';
@@ -26,7 +27,7 @@ import { standardSources } from './status/sources.ts';
 export function routeTable(deps: AppDeps): AnyRoute[] {
   const { identity, orgs, privacy, sharing, demo, limits } = deps.services;
   const checks = [databaseCheck(deps.db), storageCheck(deps.storage), blobStorageCheck(deps.blobs), blobIntegrityCheck(deps.blobs), ...(deps.tls ? [tlsReadiness(deps.tls)] : [])];
-  return [
+  const table: AnyRoute[] = [
     ...healthRoutes(checks),
     ...statusRoutes({ sources: () => [...standardSources(deps), ...deps.services.statusSources], now: () => deps.clock.now(), log: deps.log, demo: !!demo }),
     ...metricsRoutes(deps.services.metrics, { ...deps.config.metrics, db: deps.db, dataDir: deps.config.data_dir, databasePath: deps.config.database.path, tls: deps.tls }),
@@ -50,4 +51,13 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...auditRoutes({ db: deps.db, keys: deps.keys, orgs }),
     ...tlsAdminRoutes(deps.tls, deps.db, orgs),
   ];
+  // The contract, made from the table it describes (itself included) on first ask.
+  let document: Record<string, unknown> | undefined;
+  table.push(
+    route({
+      method: 'GET', path: '/api/v1/openapi.json', summary: 'This OpenAPI 3.1 document', access: access.public,
+      handler: () => (document ??= openApiDocument(table, { version: 'v1', publicUrl: deps.config.public_url })),
+    }),
+  );
+  return table;
 }

@@ -67,6 +67,12 @@ export type BodySpec<B> =
   /** Raw bytes (`application/octet-stream`), streamed by the handler to the blob store. */
   | { kind: 'stream' };
 
+/** What a route answers besides JSON: a blob (Range, digests), an event stream, or a PEM file. */
+export type Produces = 'blob' | 'events' | 'pem';
+
+/** Request headers of the protocol a route reads (see docs/PROTOCOL-GUIDE.md). */
+export type ProtocolHeader = 'Idempotency-Key' | 'Modelshare-Comment';
+
 /** The sign-in endpoints' limits per client address and per account (see http/limits.ts). */
 export type RateLimit = 'sign_in' | 'token' | 'device_code' | 'user_code';
 
@@ -99,6 +105,14 @@ export interface RouteSpec<A extends Access, P, Q, B, G> {
   status?: number;
   /** Also answered as HTML (a page or a redirect); JSON problem documents otherwise. */
   html?: boolean;
+  /** The JSON body of the success answer, for the OpenAPI document (and the tests that hold responses to it). */
+  response?: z.ZodType;
+  /** What the route answers instead of JSON. */
+  produces?: Produces;
+  /** Protocol headers the route reads. */
+  headers?: readonly ProtocolHeader[];
+  /** Problem codes the handler itself may answer, beyond those its access, gate, schemas and body imply. */
+  problems?: readonly ErrorCode[];
   handler(input: Input<A, P, Q, B, G>, ctx: RouteContext): unknown;
 }
 

@@ -14,7 +14,7 @@ import type { Person } from './people.ts';
 import { AppError } from '../errors.ts';
 import { chooserPage, deviceConfirmPage, deviceDonePage, deviceEntryPage, homePage, noProviderPage, signInProblemPage } from './pages.ts';
 import { publicUrlFor } from './public-origin.ts';
-import { deviceStart, returnTo, revokeRequest, tokenRequest } from './schema.ts';
+import { deviceStart, deviceStartResponse, returnTo, revokeRequest, tokenRequest, tokenResponse } from './schema.ts';
 import { OAuthError, type IdentityService } from './service.ts';
 
 const loginCookie = '__Host-ms_login';
@@ -33,6 +33,8 @@ export interface IdentityRouteOptions {
   homeExtra?: ((person: Person, csrfToken: string) => SafeHtml) | undefined;
 }
 
+/** Any other body of the OAuth endpoints reaches the handler, which answers it in OAuth's error format. */
+const oauthOther = z.record(z.string(), z.unknown()).describe("Anything else is answered 400 {error: 'invalid_request'}");
 const returnToQuery = z.object({ return_to: z.unknown().optional() });
 const userCodeForm = z.object({ user_code: z.string().max(20).default('') });
 const decisionForm = z.object({ user_code: z.string().max(20).default(''), decision: z.enum(['approve', 'deny']) });
@@ -119,7 +121,7 @@ export function identityRoutes(identity: IdentityService, options: IdentityRoute
     }),
     // Desktop login: RFC 8628 as PROTOCOL.md specifies it.
     route({
-      method: 'POST', path: '/auth/device', summary: 'Start a desktop (device) login', access: access.public, body: { kind: 'params', schema: deviceStart }, limit: 'device_code',
+      method: 'POST', path: '/auth/device', summary: 'Start a desktop (device) login', access: access.public, body: { kind: 'params', schema: deviceStart }, limit: 'device_code', response: deviceStartResponse,
       handler: ({ body }) => {
         const started = identity.devices.start(body.client_name);
         const verificationUri = `${options.publicUrl}/device`;
@@ -127,7 +129,8 @@ export function identityRoutes(identity: IdentityService, options: IdentityRoute
       },
     }),
     route({
-      method: 'POST', path: '/auth/token', summary: 'Poll a device login, or refresh an access token', access: access.public, body: { kind: 'params', schema: z.record(z.string(), z.unknown()) }, limit: 'token',
+      method: 'POST', path: '/auth/token', summary: 'Poll a device login, or refresh an access token', access: access.public, // Anything else is parsed by the handler, which answers in OAuth's error format.
+      body: { kind: 'params', schema: z.union([tokenRequest, oauthOther]) }, limit: 'token', response: tokenResponse,
       handler: ({ body, ip }, ctx) => {
         try {
           const input = tokenRequest.safeParse(body);
@@ -141,7 +144,7 @@ export function identityRoutes(identity: IdentityService, options: IdentityRoute
       },
     }),
     route({
-      method: 'POST', path: '/auth/revoke', summary: 'Revoke a token (RFC 7009)', access: access.public, body: { kind: 'params', schema: z.record(z.string(), z.unknown()) }, limit: 'token',
+      method: 'POST', path: '/auth/revoke', summary: 'Revoke a token (RFC 7009)', access: access.public, body: { kind: 'params', schema: z.union([revokeRequest, oauthOther]) }, limit: 'token',
       handler: ({ body, ip }, ctx) => {
         const input = revokeRequest.safeParse(body);
         if (!input.success) {

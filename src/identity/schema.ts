@@ -15,6 +15,16 @@ export const tokenRequest = z.discriminatedUnion('grant_type', [
   z.object({ grant_type: z.literal('refresh_token'), refresh_token: z.string().min(1).max(200), client_id: z.string().optional() }),
 ]);
 
+/** The answer to `POST /auth/device`. */
+export const deviceStartResponse = z
+  .object({ device_code: z.string(), user_code: z.string(), verification_uri: z.url(), verification_uri_complete: z.url(), expires_in: z.int().min(1), interval: z.int().min(1) })
+  .strict();
+
+/** The answer to `POST /auth/token`: a new access token and its rotated refresh token. */
+export const tokenResponse = z
+  .object({ access_token: z.string(), token_type: z.literal('Bearer'), expires_in: z.int().min(1), refresh_token: z.string(), scope: z.string().optional() })
+  .strict();
+
 export const revokeRequest = z.object({ token: z.string().min(1).max(200), token_type_hint: z.string().optional(), client_id: z.string().optional() });
 
 export const createToken = (maxDays: number) =>

@@ -20,6 +20,7 @@ import type { ModelsRepo } from './models-repo.ts';
 import type { ModelsService } from './models-service.ts';
 import { policy } from './policy.ts';
 import { presentBaseline, presentInvitation, presentMember, presentModel, presentPacket } from './present.ts';
+import * as responses from './responses.ts';
 import * as schema from './schema.ts';
 
 export interface SharingRouteDeps {
@@ -73,14 +74,14 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
 
   return [
     route({
-      method: 'GET', path: '/api/v1/models', summary: 'The models the caller belongs to', access: read, gate: sharingGate(d.gate), query: schema.pageQuery,
+      method: 'GET', path: '/api/v1/models', summary: 'The models the caller belongs to', access: read, gate: sharingGate(d.gate), query: schema.pageQuery, response: responses.modelListResponse,
       handler: ({ actor, query }) => {
         const { models, more } = d.models.list(actor, query.next ?? '', query.limit);
         return { models: models.map((m) => presentModel(m, m.role, latest(m.id))), next: more ? schema.cursor(models.at(-1)!.id) : null };
       },
     }),
     route({
-      method: 'POST', path: '/api/v1/models', summary: 'Share a new model', access: write, gate: sharingGate(d.gate), body: { kind: 'json', schema: schema.createModel }, status: 201,
+      method: 'POST', path: '/api/v1/models', summary: 'Share a new model', access: write, gate: sharingGate(d.gate), body: { kind: 'json', schema: schema.createModel }, status: 201, response: responses.modelResponse,
       handler: ({ actor, body, ip }, ctx) => {
         const idempotencyKey = schema.idempotencyKey(ctx.get('Idempotency-Key'));
         const { model, replayed } = d.models.create(actor, { name: body.name, description: body.description ?? null, organizationId: body.organization_id, idempotencyKey }, ip);
@@ -89,11 +90,11 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
       },
     }),
     route({
-      method: 'GET', path: '/api/v1/models/:id', summary: 'One model', access: read, params: schema.modelParams, gate: gate('model.get', policy.view, false),
+      method: 'GET', path: '/api/v1/models/:id', summary: 'One model', access: read, params: schema.modelParams, gate: gate('model.get', policy.view, false), response: responses.modelResponse,
       handler: ({ actor, params }) => modelBody(actor, params.id),
     }),
     route({
-      method: 'PATCH', path: '/api/v1/models/:id', summary: 'Rename or describe a model', access: write, params: schema.modelParams, gate: gate('model.update', policy.manage, true), body: { kind: 'json', schema: schema.updateModel },
+      method: 'PATCH', path: '/api/v1/models/:id', summary: 'Rename or describe a model', access: write, params: schema.modelParams, gate: gate('model.update', policy.manage, true), body: { kind: 'json', schema: schema.updateModel }, response: responses.modelResponse,
       handler: ({ actor, params, body, ip }) => {
         d.models.update(actor, params.id, body, ip);
         return modelBody(actor, params.id);
@@ -104,7 +105,7 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
       handler: ({ actor, params, ip }) => void d.models.remove(actor, params.id, ip),
     }),
     route({
-      method: 'POST', path: '/api/v1/models/:id/restore', summary: 'Restore a deleted model', access: write, params: schema.modelParams,
+      method: 'POST', path: '/api/v1/models/:id/restore', summary: 'Restore a deleted model', access: write, params: schema.modelParams, response: responses.modelResponse,
       // Only deleted models are found here: to anyone else a live model is as absent as a foreign one.
       gate: { ...gate('model.restore', policy.own, false, true), refusals: gate('model.restore', policy.own, false, true).refusals.filter((r) => r.caller !== 'sharing_off' && r.caller !== 'blocked').concat([{ caller: 'member', status: 404, code: 'not_found' }]) },
       handler: ({ actor, params, ip }) => {
@@ -113,18 +114,18 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
       },
     }),
     route({
-      method: 'POST', path: '/api/v1/models/:id/owner', summary: 'Give the model another owner', access: write, params: schema.modelParams, gate: gate('model.transfer', policy.own, true), body: { kind: 'json', schema: schema.transfer },
+      method: 'POST', path: '/api/v1/models/:id/owner', summary: 'Give the model another owner', access: write, params: schema.modelParams, gate: gate('model.transfer', policy.own, true), body: { kind: 'json', schema: schema.transfer }, response: responses.modelResponse,
       handler: ({ actor, params, body, ip }) => {
         d.models.transfer(actor, params.id, body.user_id, ip);
         return modelBody(actor, params.id);
       },
     }),
     route({
-      method: 'GET', path: '/api/v1/models/:id/members', summary: 'The members of a model and their roles', access: read, params: schema.modelParams, gate: gate('model.members', policy.view, false),
+      method: 'GET', path: '/api/v1/models/:id/members', summary: 'The members of a model and their roles', access: read, params: schema.modelParams, gate: gate('model.members', policy.view, false), response: responses.memberListResponse,
       handler: ({ actor, params, ip }) => ({ members: d.models.members(actor, params.id, ip).map((m) => presentMember(m, name(m.personId))) }),
     }),
     route({
-      method: 'PUT', path: '/api/v1/models/:id/members/:user_id', summary: "Set a member's role", access: write, params: schema.memberParams, gate: gate('model.member_role', policy.manage, true), body: { kind: 'json', schema: schema.setRole },
+      method: 'PUT', path: '/api/v1/models/:id/members/:user_id', summary: "Set a member's role", access: write, params: schema.memberParams, gate: gate('model.member_role', policy.manage, true), body: { kind: 'json', schema: schema.setRole }, response: responses.memberResponse,
       handler: ({ actor, params, body, ip }) => {
         const member = d.models.setRole(actor, params.id, params.user_id, body.role, ip);
         return presentMember(member, name(member.personId));
@@ -135,11 +136,11 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
       handler: ({ actor, params, ip }) => void d.models.removeMember(actor, params.id, params.user_id, ip),
     }),
     route({
-      method: 'POST', path: '/api/v1/models/:id/invitations', summary: 'Invite someone to the model by e-mail', access: write, params: schema.modelParams, gate: gate('model.invite', policy.manage, true), body: { kind: 'json', schema: schema.invite }, status: 201,
+      method: 'POST', path: '/api/v1/models/:id/invitations', summary: 'Invite someone to the model by e-mail', access: write, params: schema.modelParams, gate: gate('model.invite', policy.manage, true), body: { kind: 'json', schema: schema.invite }, status: 201, response: responses.modelInvitationResponse, problems: ['invitation_limit', 'blocked', 'conflict'],
       handler: ({ actor, params, body, ip }) => presentInvitation(d.invitations.invite(actor, params.id, body.email, body.role, ip)),
     }),
     route({
-      method: 'GET', path: '/api/v1/models/:id/invitations', summary: "The model's pending invitations", access: read, params: schema.modelParams, gate: gate('model.invitations', policy.manage, true),
+      method: 'GET', path: '/api/v1/models/:id/invitations', summary: "The model's pending invitations", access: read, params: schema.modelParams, gate: gate('model.invitations', policy.manage, true), response: responses.invitationListResponse,
       handler: ({ actor, params, ip }) => ({ invitations: d.invitations.pending(actor, params.id, ip).map(presentInvitation) }),
     }),
     route({
@@ -147,7 +148,7 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
       handler: ({ actor, params, ip }) => void d.invitations.revoke(actor, params.id, params.inv, ip),
     }),
     route({
-      method: 'POST', path: '/api/v1/models/:id/baselines', summary: 'Upload a new baseline', access: write, params: schema.modelParams, gate: gate('model.baseline', policy.write, true), query: schema.baselineQuery, body: { kind: 'stream' }, status: 201,
+      method: 'POST', path: '/api/v1/models/:id/baselines', summary: 'Upload a new baseline', access: write, params: schema.modelParams, gate: gate('model.baseline', policy.write, true), query: schema.baselineQuery, body: { kind: 'stream' }, status: 201, response: responses.baselineResponse, problems: ['not_up_to_date'],
       handler: ({ actor, params, query, ip }, ctx) =>
         closeUnreadOnError(ctx, async () => {
           const baseline = await d.history.createBaseline(actor, params.id, { seq: query.seq, ...upload(ctx, d.limits.baselineBytes) }, ip);
@@ -155,7 +156,7 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
         }),
     }),
     route({
-      method: 'GET', path: '/api/v1/models/:id/baselines', summary: 'The baselines of a model, newest first', access: read, params: schema.modelParams, gate: gate('model.baselines', policy.read, false), query: schema.pageQuery,
+      method: 'GET', path: '/api/v1/models/:id/baselines', summary: 'The baselines of a model, newest first', access: read, params: schema.modelParams, gate: gate('model.baselines', policy.read, false), query: schema.pageQuery, response: responses.baselineListResponse,
       handler: ({ actor, params, query, ip }) => {
         const before = query.next === undefined ? Number.MAX_SAFE_INTEGER : schema.cursorSeq(query.next);
         const { baselines, more } = d.history.baselines(actor, params.id, before, query.limit, ip);
@@ -163,14 +164,14 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
       },
     }),
     route({
-      method: 'GET', path: '/api/v1/models/:id/baselines/:seq', summary: "A baseline's bytes (Range supported)", access: read, params: schema.baselineParams, gate: gate('model.download', policy.read, false),
+      method: 'GET', path: '/api/v1/models/:id/baselines/:seq', summary: "A baseline's bytes (Range supported)", access: read, params: schema.baselineParams, gate: gate('model.download', policy.read, false), produces: 'blob',
       handler: async ({ actor, params, ip }, ctx) => {
         const { baseline, blob } = d.history.baselineContent(actor, params.id, params.seq, ip);
         await sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(baseline.seq) }, { model_id: params.id, baseline_seq: baseline.seq });
       },
     }),
     route({
-      method: 'POST', path: '/api/v1/models/:id/packets', summary: 'Write out a change packet', access: write, params: schema.modelParams, gate: gate('model.write_out', policy.write, true), query: schema.writeOutQuery, body: { kind: 'stream' }, status: 201,
+      method: 'POST', path: '/api/v1/models/:id/packets', summary: 'Write out a change packet', access: write, params: schema.modelParams, gate: gate('model.write_out', policy.write, true), query: schema.writeOutQuery, body: { kind: 'stream' }, status: 201, response: responses.packetResponse, headers: ['Idempotency-Key', 'Modelshare-Comment'], problems: ['not_up_to_date'],
       handler: ({ actor, params, query, ip }, ctx) =>
         closeUnreadOnError(ctx, async () => {
           const input = { base: query.base, comment: schema.comment(ctx.get('Modelshare-Comment')), idempotencyKey: schema.idempotencyKey(ctx.get('Idempotency-Key')) };
@@ -180,7 +181,7 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
         }),
     }),
     route({
-      method: 'GET', path: '/api/v1/models/:id/packets', summary: 'Read in: the packets after a sequence number', access: read, params: schema.modelParams, gate: gate('model.read_in', policy.read, false), query: schema.packetsQuery,
+      method: 'GET', path: '/api/v1/models/:id/packets', summary: 'Read in: the packets after a sequence number', access: read, params: schema.modelParams, gate: gate('model.read_in', policy.read, false), query: schema.packetsQuery, response: responses.packetListResponse, problems: ['history_pruned'],
       handler: ({ actor, params, query, ip }) => {
         const after = query.next !== undefined ? schema.cursorSeq(query.next) : (query.after ?? 0);
         const { packets, head, more } = d.history.readIn(actor, params.id, after, query.limit, ip);
@@ -188,18 +189,18 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
       },
     }),
     route({
-      method: 'GET', path: '/api/v1/models/:id/packets/:seq', summary: "A packet's bytes (Range supported)", access: read, params: schema.packetParams, gate: gate('model.download', policy.read, false),
+      method: 'GET', path: '/api/v1/models/:id/packets/:seq', summary: "A packet's bytes (Range supported)", access: read, params: schema.packetParams, gate: gate('model.download', policy.read, false), produces: 'blob', problems: ['history_pruned'],
       handler: async ({ actor, params, ip }, ctx) => {
         const { packet, blob } = d.history.packetContent(actor, params.id, params.seq, ip);
         await sendBlob(ctx, d.blobs, blob, { 'Modelshare-Seq': String(packet.seq) }, { model_id: params.id, packet_seq: packet.seq });
       },
     }),
     route({
-      method: 'GET', path: '/api/v1/events', summary: "Server-sent events of every model of the caller's", access: read, gate: sharingGate(d.gate),
+      method: 'GET', path: '/api/v1/events', summary: "Server-sent events of every model of the caller's", access: read, gate: sharingGate(d.gate), produces: 'events', problems: ['events_expired', 'too_many_requests'],
       handler: ({ actor }, ctx) => openEventStream(ctx, actor, d.stream, {}),
     }),
     route({
-      method: 'GET', path: '/api/v1/models/:id/events', summary: "Server-sent events of one model", access: read, params: schema.modelParams, gate: gate('model.events', policy.read, false),
+      method: 'GET', path: '/api/v1/models/:id/events', summary: "Server-sent events of one model", access: read, params: schema.modelParams, gate: gate('model.events', policy.read, false), produces: 'events', problems: ['events_expired', 'too_many_requests'],
       handler: ({ actor, params }, ctx) => openEventStream(ctx, actor, d.stream, { modelId: params.id }),
     }),
   ];
