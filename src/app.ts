@@ -19,6 +19,7 @@ import type { AppState } from './http/state.ts';
 import type { Log } from './log.ts';
 import { routeTable } from './routes.ts';
 import type { Services } from './services.ts';
+import type { Jobs } from './jobs/setup.ts';
 import type { TlsService } from './tls/service.ts';
 
 export interface AppDeps {
@@ -35,6 +36,8 @@ export interface AppDeps {
   /** The certificate being served (for /ca.pem and /readyz); absent when tls.mode is off. */
   tls?: TlsService | undefined;
   services: Services;
+  /** The jobs of this server (for the admin API's jobs and backups); absent in a bare app. */
+  jobs?: Jobs | undefined;
 }
 
 export type App = Koa<AppState> & { routes: readonly AnyRoute[] };

@@ -12,6 +12,7 @@ import { blobIntegrityCheck, blobStorageCheck, databaseCheck, healthRoutes, stor
 import { openApiDocument } from './http/openapi.ts';
 import { access, route, type AnyRoute } from './http/route-table.ts';
 import { meRoutes } from './identity/me-routes.ts';
+import { jobAdminRoutes } from './jobs/admin-routes.ts';
 import { identityRoutes } from './identity/routes.ts';
 import { invitationRoutes, invitationsNotice } from './orgs/invitation-routes.ts';
 import { organizationRoutes } from './orgs/routes.ts';
@@ -50,6 +51,7 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...peopleAdminRoutes(new PeopleAdmin({ db: deps.db, keys: deps.keys, identity, orgs, models: sharing.routeDeps.repo, configAdmins: deps.config.auth.admins }), orgs),
     ...auditRoutes({ db: deps.db, keys: deps.keys, orgs }),
     ...tlsAdminRoutes(deps.tls, deps.db, orgs),
+    ...jobAdminRoutes(deps.jobs, deps.config, orgs),
   ];
   // The contract, made from the table it describes (itself included) on first ask.
   let document: Record<string, unknown> | undefined;
