@@ -95,11 +95,13 @@ export class ModelList {
   readonly #statements = new Map<string, Statement>();
   readonly #names = new Map<string, { updatedAt: string; name: string; folded: string }>();
   readonly #byId: Statement<[string], SummaryRow>;
+  readonly #sealedName: Statement<[string], Buffer>;
 
   constructor(db: Db, keys: Keyring) {
     this.#db = db;
     this.#keys = keys;
     this.#byId = db.prepare(`SELECT ${columns} FROM models m JOIN model_stats s ON s.model_id = m.id WHERE m.id = ?`);
+    this.#sealedName = db.prepare<[string], Buffer>('SELECT name_sealed FROM models WHERE id = ?').pluck();
   }
 
   #statement(shape: string, sql: () => string): Statement {
@@ -188,8 +190,15 @@ export class ModelList {
   /** Every model in scope with its opened, case-folded name: one read of a covering index (migration 0010). */
   #scan(q: ModelListQuery): { id: string; folded: string }[] {
     const scope = this.#scope(q);
-    const all = this.#statement(`${scope.where}|names`, () => `SELECT m.id, m.updated_at, m.name_sealed FROM models m INDEXED BY ${q.organizationId === null ? 'models_names' : 'models_names_by_organization'} WHERE ${scope.where}`);
-    return (all.all(scope.params) as { id: string; updated_at: string; name_sealed: Buffer }[]).map((row) => ({ id: row.id, folded: this.#name(row.id, row.updated_at, row.name_sealed).folded }));
+    // Sealed names are read only for models not in the cache: a Buffer per row is most of the cost.
+    const all = this.#statement(`${scope.where}|names`, () => `SELECT m.id, m.updated_at FROM models m INDEXED BY ${q.organizationId === null ? 'models_names' : 'models_names_by_organization'} WHERE ${scope.where}`);
+    return (all.all(scope.params) as { id: string; updated_at: string }[]).map((row) => {
+      const cached = this.#names.get(row.id);
+      if (cached && cached.updatedAt === row.updated_at) return { id: row.id, folded: cached.folded };
+      const sealed = this.#sealedName.get(row.id);
+      // A model purged since the scan began matches nothing.
+      return { id: row.id, folded: sealed ? this.#name(row.id, row.updated_at, sealed).folded : '' };
+    });
   }
 
   #compare(order: SortOrder) {
