@@ -75,6 +75,7 @@ export async function writeOut(client: ModelshareClient, modelId: string, base: 
   const attempts = options.attempts ?? 5;
   for (let attempt = 1; ; attempt++) {
     try {
+      if (attempt > 1) await stillWorthSending(client, modelId, base, file);
       const sent = await upload(client, `/api/v1/models/${encodeURIComponent(modelId)}/packets`, { base }, file, headers, options.onProgress);
       return { packet: sent.answer as unknown as Packet, replayed: sent.headers['idempotent-replayed'] === 'true' };
     } catch (error) {
@@ -82,6 +83,20 @@ export async function writeOut(client: ModelshareClient, modelId: string, base: 
       await sleep((options.retryDelayMs ?? 1000) * 2 ** (attempt - 1));
     }
   }
+}
+
+/**
+ * Before a retry: a server that refuses a write-out before reading it (409) closes the connection,
+ * and a client still sending a large body may see only the close. So when the head has moved past
+ * `base`, a retry is sent only if the packet after `base` has this file's digest (the first try got
+ * through; the retry's key then answers it); otherwise the writer must read in first.
+ */
+async function stillWorthSending(client: ModelshareClient, modelId: string, base: number, file: string): Promise<void> {
+  const { packets, head } = await client.packets(modelId, base);
+  if (head === base) return;
+  const mine = sha256Of(packets[0]?.digest);
+  if (mine && mine.equals(await sha256File(file))) return;
+  throw new ModelshareError(409, 'not_up_to_date', `The model has moved on to head ${head}; read in first`, { code: 'not_up_to_date', head });
 }
 
 /** Uploads `file` as a baseline as of packet `seq` (which must be the model's head). */

@@ -83,7 +83,7 @@ test('three people share, join, write out and read in a model with modelshare-cl
   const wrote = await editor.run(['write-out', modelId, file('change-1.packet', change), '--comment', 'Widened the deck', '--json']);
   t.is(wrote.code, 0, wrote.stderr);
   t.like(json(wrote.stdout), { packet: { seq: 1, comment: 'Widened the deck' }, replayed: false });
-  const stale = await owner.run(['write-out', modelId, file('owner.packet', Buffer.from('stale'))]);
+  const stale = await owner.run(['write-out', modelId, file('owner.packet', crypto.randomBytes(4 * 1024 * 1024))]);
   t.is(stale.code, 3);
   t.regex(stale.stderr, /read in first with `modelshare-client read-in/);
 

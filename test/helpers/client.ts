@@ -143,6 +143,9 @@ export async function startRelay(t: ExecutionContext, port: number): Promise<Rel
       sockets.delete(client);
       sockets.delete(upstream);
     };
+    // A side that finishes (not one that breaks) has its last bytes delivered before the other is ended.
+    upstream.on('end', () => client.end());
+    client.on('end', () => upstream.end());
     client.on('close', end).on('error', end);
     upstream.on('close', end).on('error', end);
   });
