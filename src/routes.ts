@@ -14,6 +14,7 @@ import { privacyRoutes } from './privacy/routes.ts';
 import { sharingRoutes } from './sharing/routes.ts';
 import { tlsRoutes } from './tls/routes.ts';
 import { tlsReadiness } from './tls/service.ts';
+import { consoleRoutes } from './web/console-routes.ts';
 
 export function routeTable(deps: AppDeps): AnyRoute[] {
   const { identity, orgs, privacy, sharing, demo, limits } = deps.services;
@@ -34,5 +35,6 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...invitationRoutes(orgs),
     ...organizationRoutes(orgs),
     ...sharingRoutes(sharing.routeDeps),
+    ...consoleRoutes(deps),
   ];
 }

@@ -58,6 +58,7 @@ export class AuditService {
       ),
       recent: db.prepare<[string, number], AuditRow>('SELECT * FROM audit_events WHERE at >= ? ORDER BY at DESC, id LIMIT ?'),
       byActor: db.prepare<[string, number], AuditRow>('SELECT * FROM audit_events WHERE actor_id = ? ORDER BY at DESC, id LIMIT ?'),
+      byId: db.prepare<[string], AuditRow>('SELECT * FROM audit_events WHERE id = ?'),
       forgetActor: db.prepare('UPDATE audit_events SET details_sealed = NULL WHERE actor_id = ? AND details_sealed IS NOT NULL'),
       forgetTarget: db.prepare('UPDATE audit_events SET details_sealed = NULL WHERE target_id = ? AND details_sealed IS NOT NULL'),
     };
@@ -97,6 +98,14 @@ export class AuditService {
   /** The newest events the person did, opened; for their export. */
   byActor(personId: string, limit = 10_000): AuditEvent[] {
     return this.#sql.byActor.all(personId, limit).map((row) => this.#open(row));
+  }
+
+  /** The events of `ids` (found by a filtered query elsewhere), opened, in the order given. */
+  byIds(ids: readonly string[]): AuditEvent[] {
+    return ids.flatMap((id) => {
+      const row = this.#sql.byId.get(id);
+      return row ? [this.#open(row)] : [];
+    });
   }
 
   #open(row: AuditRow): AuditEvent {
