@@ -10,6 +10,7 @@ import { sendConsolePage, seeOther, type ConsoleDeps } from './console-context.t
 import type { AuditQuery, ModelQuery } from './console-reads.ts';
 import { html } from './html.ts';
 import { confirmBody, csrfField } from './layout.ts';
+import { orgNav } from './org-nav.ts';
 
 const orgParams = z.object({ id: z.string() });
 const memberParams = z.object({ id: z.string(), person_id: z.string() });
@@ -39,8 +40,6 @@ const csvCell = (v: unknown) => {
 export function consoleOrgRoutes(d: ConsoleDeps): AnyRoute[] {
   const { admin } = organizationGates(d.orgs);
   const base = (id: string) => `/console/organizations/${encodeURIComponent(id)}`;
-  const orgNav = (id: string) =>
-    html`<nav aria-label="Organization"><ul class="pager"><li><a href="${base(id)}">Members</a></li><li><a href="${base(id)}/models">Models</a></li><li><a href="${base(id)}/audit">Audit log</a></li></ul></nav>`;
   const auditOf = (orgId: string, q: { action: string; outcome: AuditQuery['outcome']; from: string; to: string }, limit: number) =>
     d.reads.audit(orgId, { ...q, to: nextDay(q.to), limit });
 
@@ -82,7 +81,7 @@ export function consoleOrgRoutes(d: ConsoleDeps): AnyRoute[] {
         const rows = models.map((m) => {
           const action = query.deleted
             ? html`<form method="post" action="${base(organization.id)}/models/${encodeURIComponent(m.id)}/restore" class="inline">${csrfField(actor.csrfToken!)}<button type="submit" class="secondary">Restore ${m.name}</button></form>`
-            : html`<a href="${base(organization.id)}/models/${encodeURIComponent(m.id)}/delete">Delete ${m.name}</a>`;
+            : html`<a href="${base(organization.id)}/models/${encodeURIComponent(m.id)}/owner">Change owner of ${m.name}</a> · <a href="${base(organization.id)}/models/${encodeURIComponent(m.id)}/delete">Delete ${m.name}</a>`;
           return html`<tr><td>${m.name}</td><td>${d.identity.publicPerson(m.ownerId).display_name}</td><td>${date(m.updatedAt)}</td><td>${date(m.createdAt)}</td><td>${action}</td></tr>`;
         });
         const sortOption = (value: string, label: string) => html`<option value="${value}"${query.sort === value ? html` selected` : ''}>${label}</option>`;

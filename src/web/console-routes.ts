@@ -4,6 +4,7 @@ import type { AnyRoute } from '../http/route-table.ts';
 import { assetRoutes } from './assets.ts';
 import type { ConsoleDeps } from './console-context.ts';
 import { consoleMeRoutes } from './console-me-routes.ts';
+import { consoleOrgPeopleRoutes } from './console-org-people-routes.ts';
 import { consoleOrgRoutes } from './console-org-routes.ts';
 import { ConsoleReads } from './console-reads.ts';
 
@@ -15,5 +16,5 @@ export function consoleRoutes(deps: AppDeps): AnyRoute[] {
     demo: !!demo,
     tokenMaxLifetimeMs: deps.config.auth.token_max_lifetime,
   };
-  return [...assetRoutes(), ...consoleMeRoutes(d), ...consoleOrgRoutes(d)];
+  return [...assetRoutes(), ...consoleMeRoutes(d), ...consoleOrgRoutes(d), ...consoleOrgPeopleRoutes(d)];
 }

@@ -76,6 +76,7 @@ test('an organization admin runs the organization from the console', async (t) =
   await page.getByLabel('Search by name').fill('Model 0424');
   await page.getByRole('button', { name: 'Show' }).click();
   t.is(await page.locator('#model-count').innerText(), '10 models; page 1 of 1.');
+  await checkPage(t, page, 'org-models-search');
   await page.getByLabel('Search by name').fill('slab');
   await page.getByLabel('Sort by').selectOption('name');
   await page.getByRole('button', { name: 'Show' }).click();
@@ -174,4 +175,45 @@ test('a member gets no admin page, and another organization’s admin sees none 
   const posted = await inBrowser(rival.page, `/console/organizations/${world.rival}/models/m_bulk000001/delete`, `_csrf=${encodeURIComponent(csrf)}`);
   t.is(posted.status, 404);
   t.is(world.server.services.sharing.routeDeps.repo.get('m_bulk000001')!.deletedAt, null);
+});
+
+test('an organization admin invites a partner, blocks an address and changes a model’s owner', async (t) => {
+  t.timeout(120_000);
+  const world = await orgWorld(t);
+  const bob = await world.login(people.bob);
+  insertModels(world, world.firm, bob.id, 3);
+  const browser = await launchChromium(t, world);
+  const { page, cspViolations } = await signedInPage(world, browser, people.ada);
+  const invitations = () => world.server.services.orgs.invitations.pendingOf(world.server.services.orgs.repo.get(world.firm)!);
+
+  await page.goto(`${base}/${world.firm}/partners`);
+  await page.getByLabel("Partner's e-mail address").fill('carla@partner.example');
+  await page.getByRole('button', { name: 'Send invitation' }).click();
+  await checkPage(t, page, 'org-partners');
+  t.deepEqual(invitations().map((i) => i.email), ['carla@partner.example']);
+  await page.getByRole('button', { name: 'Withdraw invitation to carla@partner.example' }).click();
+  t.deepEqual(invitations(), []);
+
+  await page.getByRole('link', { name: 'Blocked' }).click();
+  await page.getByLabel('Address or domain').fill('mallory@firm.example');
+  await page.getByRole('button', { name: 'Block', exact: true }).click();
+  await checkPage(t, page, 'org-blocked');
+  t.not(world.gate(bob.id, world.firm), 'blocked');
+  t.is(world.server.services.orgs.blocks.list(world.firm).length, 1);
+  await page.getByRole('link', { name: 'Lift the block on mallory@firm.example' }).click();
+  await checkPage(t, page, 'confirm-lift-block');
+  t.is(world.server.services.orgs.blocks.list(world.firm).length, 1, 'the confirmation page changes nothing');
+  await page.getByRole('button', { name: 'Lift block' }).click();
+  t.is(world.server.services.orgs.blocks.list(world.firm).length, 0);
+
+  const ada = world.server.services.identity.people.findByEmail('ada@firm.example')!;
+  await page.goto(`${base}/${world.firm}/models`);
+  await page.getByRole('link', { name: 'Change owner of Model 00002 Slab' }).click();
+  await checkPage(t, page, 'change-owner');
+  await page.getByLabel('New owner').selectOption(ada.id);
+  await page.getByRole('button', { name: 'Change owner' }).click();
+  const model = world.server.services.sharing.routeDeps.repo.get('m_bulk000002')!;
+  t.is(model.ownerId, ada.id);
+  t.is(world.server.services.sharing.routeDeps.repo.role(model.id, bob.id), 'admin');
+  t.deepEqual(cspViolations, []);
 });
