@@ -16,6 +16,7 @@ import { securityHeaders } from './http/security-headers.ts';
 import type { AppState } from './http/state.ts';
 import type { Log } from './log.ts';
 import { routeTable } from './routes.ts';
+import type { Jobs } from './jobs/setup.ts';
 import type { Services } from './services.ts';
 import type { TlsService } from './tls/service.ts';
 
@@ -31,6 +32,8 @@ export interface AppDeps {
   /** The certificate being served (for /ca.pem and /readyz); absent when tls.mode is off. */
   tls?: TlsService | undefined;
   services: Services;
+  /** The scheduled jobs, for the server admin's console (last results, run now); absent in commands that do not run jobs. */
+  jobs?: Jobs | undefined;
 }
 
 export type App = Koa<AppState> & { routes: readonly AnyRoute[] };

@@ -36,7 +36,7 @@ export const serveCommand: Command = {
     announceSignIn(config, services.demo !== undefined, log);
     // Checks backup.dir before serving: a missing or misplaced backup directory stops the start.
     const jobs = createJobs({ config, stores, services, clock: systemClock, log, tls: tls && (() => Promise.resolve(tls)) });
-    const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock: systemClock, log, https: tls !== undefined, tls, services });
+    const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock: systemClock, log, https: tls !== undefined, tls, services, jobs });
     const running = await listen(
       app,
       {

@@ -1,11 +1,12 @@
 /**
- * Read functions for the organization admin's console pages: the organization's models (search,
- * sort, page) and its audit log (filters). Interim: the admin API services (branch `adminapi`) will
+ * Read functions for the admins' console pages: the organization's models (search, sort, page), its
+ * audit log (filters), and the server's people. Interim: the admin API services (branch `adminapi`) will
  * own these listings; switch the console to them once they are on main.
  */
 import type { AuditEvent, AuditService } from '../audit/audit-service.ts';
 import { AppError } from '../errors.ts';
 import type { Db } from '../db/open.ts';
+import type { People, Person } from '../identity/people.ts';
 import type { Model, ModelsRepo } from '../sharing/models-repo.ts';
 
 export type ModelSort = 'name' | 'updated' | 'created';
@@ -30,11 +31,15 @@ export class ConsoleReads {
   readonly #sql;
   readonly #models: ModelsRepo;
   readonly #audit: AuditService;
+  readonly #people: People;
 
-  constructor(db: Db, models: ModelsRepo, audit: AuditService) {
+  constructor(db: Db, models: ModelsRepo, audit: AuditService, people: People) {
+    this.#people = people;
     this.#models = models;
     this.#audit = audit;
     this.#sql = {
+      people: db.prepare<[number, number], { id: string }>('SELECT id FROM people ORDER BY created_at, id LIMIT ? OFFSET ?'),
+      peopleCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM people'),
       modelIds: db.prepare<[string, number], { id: string }>('SELECT id FROM models WHERE organization_id = ? AND (deleted_at IS NOT NULL) = ? ORDER BY id'),
       // Events about the organization, its models, or done by its members; filters are bound values, never SQL text.
       audit: db.prepare<[string, string, string, string, string, string, string, string, string, number], { id: string }>(
@@ -66,6 +71,12 @@ export class ConsoleReads {
     all.sort(by[query.sort]);
     const start = (query.page - 1) * query.perPage;
     return { models: all.slice(start, start + query.perPage), total: all.length };
+  }
+
+  /** A page of everyone known to the server, oldest first (for server admins). */
+  people(page: number, perPage: number): { people: Person[]; total: number } {
+    const ids = this.#sql.people.all(perPage, (page - 1) * perPage);
+    return { people: ids.flatMap((r) => this.#people.get(r.id) ?? []), total: this.#sql.peopleCount.get()!.n };
   }
 
   /** A model of another organization (or none) is not found here, like one that does not exist. */

@@ -89,7 +89,8 @@ export async function startServer(t: ExecutionContext, env: Record<string, strin
   if (tls) t.teardown(() => tls.close());
   const ca = tls?.authority?.certificatePem;
   const services = createServices(config, stores, clock, log, { caPem: ca, demoFactory: await loadDemoFactory(config) });
-  const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock, log, https: tls !== undefined, tls, services });
+  const jobs = createJobs({ config, stores, services, clock, log, tls: tls && (() => Promise.resolve(tls)) });
+  const app = createApp({ config, db: stores.db, keys: stores.keys, blobs: stores.blobs, clock, log, https: tls !== undefined, tls, services, jobs });
   const running = await listen(app, { host: '127.0.0.1', port: 0, maxHeaderSize: config.server.max_header_size, requestTimeoutMs: 60_000, tls }, log);
   services.start();
   t.teardown(async () => {
@@ -97,7 +98,6 @@ export async function startServer(t: ExecutionContext, env: Record<string, strin
     await running.close(1000);
     stores.close();
   });
-  const jobs = createJobs({ config, stores, services, clock, log, tls: tls && (() => Promise.resolve(tls)) });
   return {
     url: `${tls ? 'https' : 'http'}://127.0.0.1:${running.port}`,
     config,

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import test from 'ava';
 import type { Page } from 'playwright-core';
 import { checkPage, launchChromium, signedInPage } from '../helpers/chromium.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { orgWorld, people, type OrgWorld } from '../helpers/orgs.ts';
 import { publicUrl } from '../helpers/sign-in.ts';
 
@@ -140,7 +141,7 @@ test('an organization admin runs the organization from the console', async (t) =
   t.deepEqual(cspViolations, []);
 });
 
-test('a member gets no admin page, and another organization’s admin sees none of this organization', async (t) => {
+test('a member gets no admin page, another organization’s admin sees none of this organization, a server admin runs the server', async (t) => {
   t.timeout(120_000);
   const world = await orgWorld(t);
   const bob = await world.login(people.bob);
@@ -172,6 +173,28 @@ test('a member gets no admin page, and another organization’s admin sees none 
   t.notRegex(await rival.page.locator('main').innerText(), /Bob Builder|Ada/);
   // A delete posted by hand to another organization's model is refused and deletes nothing.
   const csrf = await rival.page.locator('input[name="_csrf"]').first().inputValue();
+  // Server pages are for server admins only: an organization admin gets none.
+  t.is((await rival.page.goto(`${publicUrl}/console/admin`))!.status(), 403);
+  t.is(await rival.page.getByRole('link', { name: 'Server', exact: true }).count(), 0);
+
+  // A server admin sees organizations with their seats, the certificate, and runs a job now.
+  const root = await signedInPage(world, browser, people.root);
+  await root.page.getByRole('link', { name: 'Server', exact: true }).click();
+  await checkPage(t, root.page, 'server');
+  const server = await root.page.locator('main').innerText();
+  t.regex(server, /Firm Engineering\s+firm\.example\s+\d+ of 10/);
+  t.true(server.includes(world.server.tls!.authority!.fingerprint), 'the CA fingerprint is shown');
+  await root.page.getByRole('link', { name: 'Run invitation-retention now' }).click();
+  await checkPage(t, root.page, 'confirm-run-job');
+  t.deepEqual(world.server.jobs.runner.lastRuns('invitation-retention', 1), [], 'the confirmation page runs nothing');
+  await root.page.getByRole('button', { name: 'Run invitation-retention' }).click();
+  await eventually(() => world.server.jobs.runner.lastRuns('invitation-retention', 1)[0]?.outcome === 'ok', 'the job ran');
+  await root.page.reload();
+  t.regex(await root.page.locator('tr', { hasText: 'invitation-retention' }).innerText(), /\bok\b.*deleted 0 old invitations/s);
+  await root.page.getByRole('link', { name: 'People' }).click();
+  await checkPage(t, root.page, 'server-people');
+  t.regex(await root.page.locator('main').innerText(), /bob@firm\.example[\s\S]*Firm Engineering \(member\)/);
+
   const posted = await inBrowser(rival.page, `/console/organizations/${world.rival}/models/m_bulk000001/delete`, `_csrf=${encodeURIComponent(csrf)}`);
   t.is(posted.status, 404);
   t.is(world.server.services.sharing.routeDeps.repo.get('m_bulk000001')!.deletedAt, null);
