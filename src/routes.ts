@@ -15,6 +15,7 @@ import { sharingRoutes } from './sharing/routes.ts';
 import { tlsRoutes } from './tls/routes.ts';
 import { tlsReadiness } from './tls/service.ts';
 import { consoleRoutes } from './web/console-routes.ts';
+import { html } from './web/html.ts';
 
 export function routeTable(deps: AppDeps): AnyRoute[] {
   const { identity, orgs, privacy, sharing, demo, limits } = deps.services;
@@ -28,7 +29,7 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
       demo: !!demo,
       limits,
       sendToPublicUrl: deps.https,
-      homeExtra: (person, csrf) => invitationsNotice(orgs, person, csrf),
+      homeExtra: (person, csrf) => html`<p><a href="/console">Open the console</a>: your models, invitations, access tokens and sign-ins (and, for admins, your organization).</p>${invitationsNotice(orgs, person, csrf)}`,
     }),
     ...meRoutes(identity, { tokenMaxLifetimeMs: deps.config.auth.token_max_lifetime, statusOf: (person) => orgs.statusOf(person) }),
     ...privacyRoutes(privacy, orgs),

@@ -54,7 +54,7 @@ export function consoleOrgRoutes(d: ConsoleDeps): AnyRoute[] {
           const name = d.identity.publicPerson(m.personId).display_name;
           const to = m.sharingEnabled ? 'off' : 'on';
           return html`<tr><td>${name}</td><td>${person?.email ?? '—'}</td><td>${m.role}</td><td>${m.sharingEnabled ? 'on' : 'off'}</td>
-<td><form method="post" action="${base(organization.id)}/members/${encodeURIComponent(m.personId)}/sharing" class="inline">${csrfField(actor.csrfToken!)}<input type="hidden" name="sharing" value="${to}"><button type="submit" class="secondary">Turn sharing ${to} for ${name}</button></form></td></tr>`;
+<td>${m.personId === actor.person.id ? '' : html`<form method="post" action="${base(organization.id)}/members/${encodeURIComponent(m.personId)}/role" class="inline">${csrfField(actor.csrfToken!)}<label for="role-${m.personId}">Role of ${name}</label> <select id="role-${m.personId}" name="role">${(['admin', 'member', 'partner'] as const).map((r) => html`<option value="${r}"${m.role === r ? html` selected` : ''}>${r}</option>`)}</select> <button type="submit" class="secondary">Set role</button></form> `}<form method="post" action="${base(organization.id)}/members/${encodeURIComponent(m.personId)}/sharing" class="inline">${csrfField(actor.csrfToken!)}<input type="hidden" name="sharing" value="${to}"><button type="submit" class="secondary">Turn sharing ${to} for ${name}</button></form></td></tr>`;
         });
         const body = html`${orgNav(organization.id)}
 <p>Sharing seats: <strong>${seats.used}</strong> of ${seats.seats} in use, ${seats.available} available. Sharing for the whole organization is <strong>${organization.sharingEnabled ? 'on' : 'off'}</strong>.</p>
@@ -68,6 +68,14 @@ export function consoleOrgRoutes(d: ConsoleDeps): AnyRoute[] {
       body: { kind: 'form', schema: z.object({ sharing: z.enum(['on', 'off']) }) },
       handler: ({ actor, params, body, gate: { organization }, ip }, ctx) => {
         d.orgs.admin.updateMember(actor, organization, params.person_id, { sharing_enabled: body.sharing === 'on' }, ip);
+        seeOther(ctx, base(organization.id));
+      },
+    }),
+    route({
+      method: 'POST', path: '/console/organizations/:id/members/:person_id/role', summary: "Console: change a member's role", access: access.session, html: true, params: memberParams, gate: admin,
+      body: { kind: 'form', schema: z.object({ role: z.enum(['admin', 'member', 'partner']) }) },
+      handler: ({ actor, params, body, gate: { organization }, ip }, ctx) => {
+        d.orgs.admin.updateMember(actor, organization, params.person_id, { role: body.role }, ip);
         seeOther(ctx, base(organization.id));
       },
     }),

@@ -39,7 +39,7 @@ async function inBrowser(page: Page, path: string, form?: string) {
 }
 
 test('an organization admin runs the organization from the console', async (t) => {
-  t.timeout(180_000);
+  t.timeout(300_000);
   const world = await orgWorld(t);
   const bob = await world.login(people.bob);
   insertModels(world, world.firm, bob.id, 10_000);
@@ -64,6 +64,9 @@ test('an organization admin runs the organization from the console', async (t) =
   t.truthy(await page.getByRole('button', { name: 'Turn sharing on for Bob Builder' }).count());
   const refused = await world.call('GET', '/api/v1/models?limit=1', bob.token);
   t.is(refused.status, 403, JSON.stringify(refused.body));
+  await page.getByLabel('Role of Bob Builder').selectOption('partner');
+  await page.getByRole('button', { name: 'Set role' }).click();
+  t.is(world.server.services.orgs.repo.membership(world.firm, bob.id)!.role, 'partner');
 
   // Models: 10,000 of them, paged and searched on the server.
   await page.getByRole('link', { name: 'Models', exact: true }).click();
@@ -142,7 +145,7 @@ test('an organization admin runs the organization from the console', async (t) =
 });
 
 test('a member gets no admin page, another organization’s admin sees none of this organization, a server admin runs the server', async (t) => {
-  t.timeout(120_000);
+  t.timeout(240_000);
   const world = await orgWorld(t);
   const bob = await world.login(people.bob);
   insertModels(world, world.firm, bob.id, 30);
@@ -201,7 +204,7 @@ test('a member gets no admin page, another organization’s admin sees none of t
 });
 
 test('an organization admin invites a partner, blocks an address and changes a model’s owner', async (t) => {
-  t.timeout(120_000);
+  t.timeout(240_000);
   const world = await orgWorld(t);
   const bob = await world.login(people.bob);
   insertModels(world, world.firm, bob.id, 3);
