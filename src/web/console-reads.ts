@@ -41,12 +41,14 @@ export class ConsoleReads {
       people: db.prepare<[number, number], { id: string }>('SELECT id FROM people ORDER BY created_at, id LIMIT ? OFFSET ?'),
       peopleCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM people'),
       modelIds: db.prepare<[string, number], { id: string }>('SELECT id FROM models WHERE organization_id = ? AND (deleted_at IS NOT NULL) = ? ORDER BY id'),
-      // Events about the organization, its models, or done by its members; filters are bound values, never SQL text.
-      audit: db.prepare<[string, string, string, string, string, string, string, string, string, number], { id: string }>(
+      // The organization's entries as main's admin audit query (src/audit/query.ts) defines them: about
+      // the organization, its models, or a member acted on by a member. Filters are bound values.
+      audit: db.prepare<[string, string, string, string, string, string, string, string, string, string, number], { id: string }>(
         `SELECT id FROM audit_events a
          WHERE ((a.target_type = 'organization' AND a.target_id = ?)
              OR (a.target_type = 'model' AND a.target_id IN (SELECT id FROM models WHERE organization_id = ?))
-             OR a.actor_id IN (SELECT person_id FROM memberships WHERE organization_id = ?))
+             OR (a.target_type = 'person' AND a.target_id IN (SELECT person_id FROM memberships WHERE organization_id = ?)
+                 AND a.actor_id IN (SELECT person_id FROM memberships WHERE organization_id = ?)))
            AND (? = '' OR a.action LIKE ? || '%')
            AND (? = '' OR a.outcome = ?)
            AND a.at >= ? AND a.at < ?
@@ -86,7 +88,7 @@ export class ConsoleReads {
 
   /** The organization's audit events, newest first, filtered. */
   audit(organizationId: string, query: AuditQuery): AuditEvent[] {
-    const ids = this.#sql.audit.all(organizationId, organizationId, organizationId, query.action, query.action, query.outcome, query.outcome, query.from || '0000', query.to || '9999', query.limit);
+    const ids = this.#sql.audit.all(organizationId, organizationId, organizationId, organizationId, query.action, query.action, query.outcome, query.outcome, query.from || '0000', query.to || '9999', query.limit);
     return this.#audit.byIds(ids.map((r) => r.id));
   }
 }
