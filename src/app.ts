@@ -18,8 +18,8 @@ import type { StorageMonitor } from './blobs/storage-monitor.ts';
 import type { AppState } from './http/state.ts';
 import type { Log } from './log.ts';
 import { routeTable } from './routes.ts';
-import type { Services } from './services.ts';
 import type { Jobs } from './jobs/setup.ts';
+import type { Services } from './services.ts';
 import type { TlsService } from './tls/service.ts';
 
 export interface AppDeps {

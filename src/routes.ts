@@ -24,6 +24,8 @@ import { tlsReadiness } from './tls/service.ts';
 import { metricsRoutes } from './metrics/routes.ts';
 import { statusRoutes } from './status/routes.ts';
 import { standardSources } from './status/sources.ts';
+import { consoleRoutes } from './web/console-routes.ts';
+import { html } from './web/html.ts';
 
 export function routeTable(deps: AppDeps): AnyRoute[] {
   const { identity, orgs, privacy, sharing, demo, limits } = deps.services;
@@ -39,7 +41,7 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
       demo: !!demo,
       limits,
       sendToPublicUrl: deps.https,
-      homeExtra: (person, csrf) => invitationsNotice(orgs, person, csrf),
+      homeExtra: (person, csrf) => html`<p><a href="/console">Open the console</a>: your models, invitations, access tokens and sign-ins (and, for admins, your organization).</p>${invitationsNotice(orgs, person, csrf)}`,
     }),
     ...meRoutes(identity, { tokenMaxLifetimeMs: deps.config.auth.token_max_lifetime, statusOf: (person) => orgs.statusOf(person) }),
     ...privacyRoutes(privacy, orgs),
@@ -52,6 +54,7 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...auditRoutes({ db: deps.db, keys: deps.keys, orgs }),
     ...tlsAdminRoutes(deps.tls, deps.db, orgs),
     ...jobAdminRoutes(deps.jobs, deps.config, orgs),
+    ...consoleRoutes(deps),
   ];
   // The contract, made from the table it describes (itself included) on first ask.
   let document: Record<string, unknown> | undefined;

@@ -93,6 +93,7 @@ export class AuditService {
       insertAnchor: db.prepare('INSERT INTO audit_anchors (kind, seq, hash, reason, recorded_at, key_id, mac) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       recent: db.prepare<[string, number], AuditRow>('SELECT * FROM audit_events WHERE at >= ? ORDER BY at DESC, seq DESC LIMIT ?'),
       byActor: db.prepare<[string, number], AuditRow>('SELECT * FROM audit_events WHERE actor_id = ? ORDER BY at DESC, seq DESC LIMIT ?'),
+      byId: db.prepare<[string], AuditRow>('SELECT * FROM audit_events WHERE id = ?'),
       forgetActor: db.prepare('UPDATE audit_events SET details_sealed = NULL WHERE actor_id = ? AND details_sealed IS NOT NULL'),
       forgetTarget: db.prepare('UPDATE audit_events SET details_sealed = NULL WHERE target_id = ? AND details_sealed IS NOT NULL'),
     };
@@ -278,6 +279,14 @@ export class AuditService {
         this.#sql.chain.run(digest, prev, entryHash(prev, { ...row, details_digest: digest }), row.id);
       }
     }).immediate();
+  }
+
+  /** The events of `ids` (found by a filtered query elsewhere), opened, in the order given. */
+  byIds(ids: readonly string[]): AuditEvent[] {
+    return ids.flatMap((id) => {
+      const row = this.#sql.byId.get(id);
+      return row ? [this.#open(row)] : [];
+    });
   }
 
   #open(row: AuditRow): AuditEvent {

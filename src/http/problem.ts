@@ -6,6 +6,7 @@
 import type { Context, Next } from 'koa';
 import { AppError, errorCatalog, type ErrorCode } from '../errors.ts';
 import type { AppState } from './state.ts';
+import { errorPage } from '../web/error-page.ts';
 
 const codeForStatus: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -73,6 +74,12 @@ export function problemMiddleware() {
       ctx.remove('ETag');
       ctx.set(known.headers);
       ctx.status = known.status;
+      // A browser that asks for a page gets one, with what to do next; everyone else the problem document.
+      if (ctx.accepts('json', 'html') === 'html') {
+        ctx.type = 'text/html; charset=utf-8';
+        ctx.body = errorPage({ status: known.status, code: known.code, title: errorCatalog[known.code].title, detail: known.message, requestId: ctx.state.requestId, extra: known.extra });
+        return;
+      }
       ctx.type = 'application/problem+json';
       ctx.body = problemBody(known.code, known.message, ctx.state.requestId, known.extra);
     }

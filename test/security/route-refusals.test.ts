@@ -17,6 +17,8 @@ interface Case {
   code?: string;
   /** For public routes: the answer must equal the anonymous one. */
   sameAsAnonymous?: boolean;
+  /** A form body to send (a session's CSRF token). */
+  form?: string;
 }
 
 /** A digest of every row the refused calls must leave alone (the audit log grows on purpose; tokens note their last use). */
@@ -48,6 +50,18 @@ test('every route refuses every identity that may not call it, and changes nothi
   const sam = await login({ sub: 'sam', email: 'sam@firm.example', email_verified: true, name: 'Sam Switched' });
   const bea = await login({ sub: 'bea', email: 'bea@firm.example', email_verified: true, name: 'Bea Blocked' });
   const remy = await login({ sub: 'remy', email: 'remy@firm.example', email_verified: true, name: 'Remy Removed' });
+  // Browser sessions of the same callers, for the gates of the console's session routes; signed in
+  // before they lose their access below (a sign-in re-reads their claims).
+  const sessionOf = async (account: { sub: string; email: string; email_verified: boolean; name: string; groups?: string[] }) => {
+    const signed = await signIn(world, account);
+    return { cookie: `__Host-ms_session=${signed.browser.cookies(server.url).get('__Host-ms_session')}`, csrf: signed.csrf };
+  };
+  const sessions = {
+    member: await sessionOf({ sub: 'vic', email: 'vic@firm.example', email_verified: true, name: 'Vic Viewer' }),
+    other_org: await sessionOf(people.rita),
+    not_server_admin: await sessionOf(people.ada),
+    removed: await sessionOf({ sub: 'remy', email: 'remy@firm.example', email_verified: true, name: 'Remy Removed' }),
+  } as Partial<Record<Caller, { cookie: string; csrf: string }>>;
 
   // Bob's model in Firm, with a viewer and three editors who then lose their access in three ways.
   const created = await world.call('POST', '/api/v1/models', bob.token, { name: 'Refusal target' });
@@ -99,6 +113,12 @@ test('every route refuses every identity that may not call it, and changes nothi
           { who: 'anonymous', headers: {}, ...signInFirst },
           { who: 'a token on a session route', headers: bearer(bob.token), ...signInFirst },
           ...(unsafe ? [{ who: 'a session without CSRF', headers: { cookie: sessionCookie }, status: 403, code: 'csrf_failed' }] : []),
+          // The gate's refusals, to sessions of callers it turns away, with their valid CSRF tokens.
+          ...(r.gate?.refusals ?? []).map((refusal) => {
+            const session = sessions[refusal.caller];
+            if (!session) throw new Error(`${r.method} ${r.path}: no browser session for the caller ${refusal.caller}`);
+            return { who: `${refusal.caller} (session)`, headers: { cookie: session.cookie }, status: refusal.status, code: refusal.code, ...(unsafe ? { form: `_csrf=${encodeURIComponent(session.csrf)}` } : {}) };
+          }),
         ];
       }
       case 'token':
@@ -112,7 +132,7 @@ test('every route refuses every identity that may not call it, and changes nothi
     }
   };
 
-  const send = async (r: AnyRoute, headers: Record<string, string>) => {
+  const send = async (r: AnyRoute, headers: Record<string, string>, form = '') => {
     const init: { method: string; headers: Record<string, string>; body?: string | Buffer } = { method: r.method, headers: { ...headers } };
     if (r.method !== 'GET') {
       if (r.body?.kind === 'stream') {
@@ -120,7 +140,7 @@ test('every route refuses every identity that may not call it, and changes nothi
         init.body = Buffer.from('x');
       } else if (r.access.kind === 'session' || r.body?.kind === 'form') {
         init.headers['content-type'] = 'application/x-www-form-urlencoded';
-        init.body = '';
+        init.body = form;
       } else {
         init.headers['content-type'] = 'application/json';
         init.body = '{}';
@@ -145,7 +165,7 @@ test('every route refuses every identity that may not call it, and changes nothi
     const before = stateOf(world);
     const anonymous = r.access.kind === 'public' || r.access.kind === 'page' || r.access.kind === 'operator' ? await send(r, {}) : undefined;
     for (const c of cases) {
-      const res = await send(r, c.headers);
+      const res = await send(r, c.headers, c.form);
       const label = `${r.method} ${r.path} as ${c.who}`;
       if (c.sameAsAnonymous) {
         t.is(res.status, anonymous!.status, label);
