@@ -11,6 +11,7 @@ import { identityRoutes } from './identity/routes.ts';
 import { invitationRoutes, invitationsNotice } from './orgs/invitation-routes.ts';
 import { organizationRoutes } from './orgs/routes.ts';
 import { privacyRoutes } from './privacy/routes.ts';
+import { modelAdminRoutes } from './sharing/admin-routes.ts';
 import { sharingRoutes } from './sharing/routes.ts';
 import { tlsRoutes } from './tls/routes.ts';
 import { tlsReadiness } from './tls/service.ts';
@@ -34,5 +35,6 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...invitationRoutes(orgs),
     ...organizationRoutes(orgs),
     ...sharingRoutes(sharing.routeDeps),
+    ...modelAdminRoutes({ models: sharing.models, locks: sharing.locks }),
   ];
 }

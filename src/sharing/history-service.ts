@@ -23,6 +23,11 @@ export interface Limits {
   baselineBytes: number;
 }
 
+/** Who may write to a locked model (see locks.ts); throws 423 for anyone else. */
+export interface WriteLock {
+  assertMayWrite(modelId: string, personId: string): void;
+}
+
 export interface Upload {
   body: Readable;
   expected: Digests;
@@ -36,9 +41,11 @@ export class HistoryService {
   readonly #models: ModelsService;
   readonly #limits: Limits;
   readonly #groups: GroupCommit;
+  readonly #lock: WriteLock;
 
-  constructor(deps: SharingDeps, blobs: BlobService, models: ModelsService, limits: Limits) {
+  constructor(deps: SharingDeps, blobs: BlobService, models: ModelsService, limits: Limits, lock: WriteLock) {
     this.#d = deps;
+    this.#lock = lock;
     this.#groups = new GroupCommit(deps.db);
     this.#blobs = blobs;
     this.#models = models;
@@ -60,7 +67,8 @@ export class HistoryService {
       const earlier = this.#d.history.byIdempotencyKey(modelId, actor.person.id, input.idempotencyKey);
       if (earlier) return { packet: earlier, replayed: true };
     }
-    // Refused before a byte is read: a writer behind the head must read in first.
+    // Refused before a byte is read: a model locked for this writer, or a writer behind the head.
+    this.#assertUnlocked(actor, modelId, 'model.write_out', source);
     if (input.base !== model.head) {
       this.#audit(actor, 'model.write_out', modelId, source, 'denied', { base: input.base, head: model.head }, 'not_up_to_date');
       throw this.#notUpToDate(model.head);
@@ -69,6 +77,8 @@ export class HistoryService {
     const outcome = await this.#commit((): Outcome<Packet> => {
       const current = this.#d.models.get(modelId);
       if (!current || current.deletedAt) return { gone: true };
+      // A lock taken while the body streamed wins: the savepoint rolls back and the bytes are discarded.
+      this.#lock.assertMayWrite(modelId, actor.person.id);
       if (input.idempotencyKey) {
         const earlier = this.#d.history.byIdempotencyKey(modelId, actor.person.id, input.idempotencyKey);
         if (earlier) return { replay: earlier };
@@ -95,6 +105,7 @@ export class HistoryService {
   /** A baseline: a full snapshot as of packet `seq`, which must be the head. */
   async createBaseline(actor: Actor, modelId: string, input: Upload & { seq: number }, source: string): Promise<Baseline> {
     const { model } = this.#models.locate(actor, modelId, 'model.baseline', policy.write, source);
+    this.#assertUnlocked(actor, modelId, 'model.baseline', source);
     if (input.seq !== model.head) {
       this.#audit(actor, 'model.baseline', modelId, source, 'denied', { seq: input.seq, head: model.head }, 'not_up_to_date');
       throw this.#notUpToDate(model.head);
@@ -104,6 +115,7 @@ export class HistoryService {
     const outcome = await this.#commit((): Outcome<Baseline> => {
       const current = this.#d.models.get(modelId);
       if (!current || current.deletedAt) return { gone: true };
+      this.#lock.assertMayWrite(modelId, actor.person.id);
       if (current.head !== input.seq || this.#d.history.baseline(modelId, input.seq)) return { conflict: current.head };
       const baseline = { modelId, seq: input.seq, blobId: staged.id, authorId: actor.person.id, createdAt: this.#d.clock.now().toISOString() };
       this.#blobs.commit(staged, this.#d.clock.now());
@@ -116,6 +128,15 @@ export class HistoryService {
     if ('conflict' in result) throw this.#notUpToDate(result.conflict);
     this.#audit(actor, 'model.baseline', modelId, source, 'allowed', { seq: input.seq, size: staged.size });
     return result.ok;
+  }
+
+  #assertUnlocked(actor: Actor, modelId: string, action: string, source: string): void {
+    try {
+      this.#lock.assertMayWrite(modelId, actor.person.id);
+    } catch (error) {
+      if (error instanceof AppError) this.#audit(actor, action, modelId, source, 'denied', {}, error.code);
+      throw error;
+    }
   }
 
   /** Commits the rows of a staged blob in the next group commit; says how it went instead of throwing. */

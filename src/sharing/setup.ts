@@ -11,6 +11,7 @@ import type { SharingGate } from '../orgs/sharing-gate.ts';
 import { EventLog } from './events.ts';
 import { HistoryRepo } from './history-repo.ts';
 import { HistoryService } from './history-service.ts';
+import { LocksRepo, LocksService } from './locks.ts';
 import { ModelInvitations, type InvitationRules } from './invitations.ts';
 import { ModelsRepo } from './models-repo.ts';
 import { ModelsService } from './models-service.ts';
@@ -22,6 +23,7 @@ export interface Sharing {
   history: HistoryService;
   invitations: ModelInvitations;
   events: EventLog;
+  locks: LocksService;
   routeDeps: SharingRouteDeps;
 }
 
@@ -32,7 +34,8 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
   const deps = { db: d.db, keys: d.keys, clock: d.clock, audit: d.audit, people: d.people, gate: d.gate, models: repo, history: historyRepo, events };
   const limits = { packetBytes: d.config.limits.packet, baselineBytes: d.config.limits.baseline };
   const models = new ModelsService(deps);
-  const history = new HistoryService(deps, d.blobs, models, limits);
+  const locks = new LocksService(deps, models, new LocksRepo(d.db, d.keys));
+  const history = new HistoryService(deps, d.blobs, models, limits, locks);
   const invitations = new ModelInvitations(deps, models, {
     lifetimeMs: d.config.invitations.lifetime,
     assertLimits: d.assertInvitationLimits,
@@ -45,9 +48,11 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
     history,
     invitations,
     events,
+    locks,
     routeDeps: {
       models,
       history,
+      locks,
       invitations,
       repo,
       historyRepo,
