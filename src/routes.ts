@@ -35,6 +35,6 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...invitationRoutes(orgs),
     ...organizationRoutes(orgs),
     ...sharingRoutes(sharing.routeDeps),
-    ...modelAdminRoutes({ models: sharing.models, locks: sharing.locks }),
+    ...modelAdminRoutes({ models: sharing.models, locks: sharing.locks, rollbacks: sharing.rollbacks, blobs: deps.blobs }),
   ];
 }

@@ -7,7 +7,11 @@ import { access, route, type AnyRoute } from '../http/route-table.ts';
 import { modelGate } from './gates.ts';
 import { mayLock, presentLock, type LocksService } from './locks.ts';
 import type { ModelsService } from './models-service.ts';
-import { modelParams } from './schema.ts';
+import type { BlobService } from '../blobs/blob-service.ts';
+import { policy } from './policy.ts';
+import { presentPacket } from './present.ts';
+import type { Branch, RollbackService } from './rollback.ts';
+import { cursor, cursorSeq, modelParams, pageQuery } from './schema.ts';
 
 export const lockBody = z
   .object({
@@ -17,7 +21,18 @@ export const lockBody = z
   })
   .strict();
 
-export function modelAdminRoutes(d: { models: ModelsService; locks: LocksService }): AnyRoute[] {
+export const rollbackBody = z.object({ to: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).strict();
+const branchParams = z.object({ id: z.string(), branch: z.string().max(100) });
+
+function presentBranch(b: Branch) {
+  return {
+    id: b.id, rolled_back_to: b.rolledBackTo, tip: b.tip, marker: b.marker, created_by: b.createdBy, created_at: b.createdAt,
+    restored_at: b.restoredAt, restored_by: b.restoredBy,
+  };
+}
+
+export function modelAdminRoutes(d: { models: ModelsService; locks: LocksService; rollbacks: RollbackService; blobs: BlobService }): AnyRoute[] {
+  const read = access.token('read');
   const write = access.token('write');
   const lockGate = (action: string) => modelGate(d.models, action, mayLock, { viewerRefused: true });
   return [
@@ -28,6 +43,35 @@ export function modelAdminRoutes(d: { models: ModelsService; locks: LocksService
     route({
       method: 'DELETE', path: '/api/v1/models/:id/lock', summary: 'Unlock a model', access: write, params: modelParams, gate: lockGate('model.unlock'),
       handler: ({ actor, params, ip }) => void d.locks.unlock(actor, params.id, ip),
+    }),
+    route({
+      method: 'POST', path: '/api/v1/models/:id/rollback', summary: 'Return the model to an earlier point; the later packets are kept as a closed branch', access: write, params: modelParams, status: 201,
+      gate: modelGate(d.models, 'model.rollback', policy.own, { viewerRefused: true }), body: { kind: 'json', schema: rollbackBody },
+      handler: async ({ actor, params, body, ip }) => {
+        const done = await d.rollbacks.rollBack(actor, params.id, body.to, ip);
+        return { branch: presentBranch(done.branch), head: done.head, baseline: { seq: done.baseline } };
+      },
+    }),
+    route({
+      method: 'GET', path: '/api/v1/models/:id/branches', summary: 'The closed branches rollbacks left, newest first', access: read, params: modelParams, gate: modelGate(d.models, 'model.branches', policy.read, { viewerRefused: false }),
+      handler: ({ actor, params, ip }) => ({ branches: d.rollbacks.list(actor, params.id, ip).map(presentBranch) }),
+    }),
+    route({
+      method: 'GET', path: '/api/v1/models/:id/branches/:branch/packets', summary: "A closed branch's packets (their bytes at /packets/:seq)", access: read, params: branchParams, query: pageQuery,
+      gate: modelGate(d.models, 'model.branches', policy.read, { viewerRefused: false }),
+      handler: ({ actor, params, query, ip }) => {
+        const after = query.next === undefined ? 0 : cursorSeq(query.next);
+        const { packets, more } = d.rollbacks.packets(actor, params.id, params.branch, after, query.limit, ip);
+        return { packets: packets.map((p) => presentPacket(p, p.blobId ? d.blobs.info(p.blobId) : undefined)), next: more ? cursor(packets.at(-1)!.seq) : null };
+      },
+    }),
+    route({
+      method: 'POST', path: '/api/v1/models/:id/branches/:branch/restore', summary: "Return the model to a closed branch's tip", access: write, params: branchParams, status: 201,
+      gate: modelGate(d.models, 'model.branch_restore', policy.own, { viewerRefused: true }),
+      handler: async ({ actor, params, ip }) => {
+        const done = await d.rollbacks.restore(actor, params.id, params.branch, ip);
+        return { branch: presentBranch(done.branch), head: done.head, baseline: { seq: done.baseline } };
+      },
     }),
   ];
 }

@@ -17,6 +17,7 @@ import type { Actor } from '../http/authenticate.ts';
 import type { Baseline, Packet } from './history-repo.ts';
 import type { SharingDeps, ModelsService } from './models-service.ts';
 import { policy } from './policy.ts';
+import { rolledBackError, type BranchRepo } from './rollback.ts';
 
 export interface Limits {
   packetBytes: number;
@@ -42,17 +43,22 @@ export class HistoryService {
   readonly #limits: Limits;
   readonly #groups: GroupCommit;
   readonly #lock: WriteLock;
+  readonly #branches: BranchRepo;
 
-  constructor(deps: SharingDeps, blobs: BlobService, models: ModelsService, limits: Limits, lock: WriteLock) {
+  constructor(deps: SharingDeps, blobs: BlobService, models: ModelsService, limits: Limits, lock: WriteLock, branches: BranchRepo) {
     this.#d = deps;
     this.#lock = lock;
+    this.#branches = branches;
     this.#groups = new GroupCommit(deps.db);
     this.#blobs = blobs;
     this.#models = models;
     this.#limits = limits;
   }
 
-  #notUpToDate(head: number): AppError {
+  /** Behind the head: 409 `rolled_back` when a rollback happened since `seq` (join again), else `not_up_to_date` (read in). */
+  #notUpToDate(head: number, seq?: number, modelId?: string): AppError {
+    const since = modelId !== undefined && seq !== undefined ? this.#branches.rollbackSince(modelId, seq) : undefined;
+    if (since) return rolledBackError(since, head, this.#d.history.latestBaseline(modelId!)?.seq ?? null);
     return new AppError('not_up_to_date', `The model is at packet ${head}; read in first`, { extra: { head } });
   }
 
@@ -71,7 +77,7 @@ export class HistoryService {
     this.#assertUnlocked(actor, modelId, 'model.write_out', source);
     if (input.base !== model.head) {
       this.#audit(actor, 'model.write_out', modelId, source, 'denied', { base: input.base, head: model.head }, 'not_up_to_date');
-      throw this.#notUpToDate(model.head);
+      throw this.#notUpToDate(model.head, input.base, modelId);
     }
     const staged = await this.#blobs.put(input.body, { dataKeyId: model.dataKeyId, maxBytes: this.#limits.packetBytes, expected: input.expected });
     const outcome = await this.#commit((): Outcome<Packet> => {
@@ -96,7 +102,7 @@ export class HistoryService {
     if ('replay' in result) return { packet: result.replay, replayed: true };
     if ('conflict' in result) {
       this.#audit(actor, 'model.write_out', modelId, source, 'denied', { base: input.base, head: result.conflict }, 'not_up_to_date');
-      throw this.#notUpToDate(result.conflict);
+      throw this.#notUpToDate(result.conflict, input.base, modelId);
     }
     this.#audit(actor, 'model.write_out', modelId, source, 'allowed', { seq: result.ok.seq, size: staged.size });
     return { packet: result.ok, replayed: false };
@@ -163,6 +169,9 @@ export class HistoryService {
   readIn(actor: Actor, modelId: string, after: number, limit: number, source: string): { packets: Packet[]; head: number; more: boolean } {
     const { model } = this.#models.locate(actor, modelId, 'model.read_in', policy.read, source);
     const packets = this.#d.history.packetsAfter(modelId, after, limit + 1);
+    // A reader whose page crosses a rollback (its marker, or packets left on a closed branch) joins again.
+    const since = packets.some((p) => p.branchId !== null || p.rolledBackTo !== null) ? this.#branches.rollbackSince(modelId, after) : undefined;
+    if (since) throw rolledBackError(since, model.head, this.#d.history.latestBaseline(modelId)?.seq ?? null);
     if (packets.some((p) => p.prunedAt !== null)) throw this.#pruned(modelId);
     return { packets: packets.slice(0, limit), head: model.head, more: packets.length > limit };
   }
@@ -178,6 +187,7 @@ export class HistoryService {
     this.#models.locate(actor, modelId, 'model.download', policy.read, source);
     const packet = this.#d.history.packet(modelId, seq);
     if (!packet) throw new AppError('not_found', `There is no packet ${seq}`);
+    if (packet.rolledBackTo !== null) throw rolledBackError(this.#branches.rollbackSince(modelId, seq - 1)!, this.#d.models.get(modelId)!.head, this.#d.history.latestBaseline(modelId)?.seq ?? null);
     if (!packet.blobId) throw this.#pruned(modelId);
     return { packet, blob: this.#blobs.info(packet.blobId)! };
   }

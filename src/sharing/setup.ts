@@ -12,6 +12,7 @@ import { EventLog } from './events.ts';
 import { HistoryRepo } from './history-repo.ts';
 import { HistoryService } from './history-service.ts';
 import { LocksRepo, LocksService } from './locks.ts';
+import { BranchRepo, RollbackService } from './rollback.ts';
 import { ModelInvitations, type InvitationRules } from './invitations.ts';
 import { ModelsRepo } from './models-repo.ts';
 import { ModelsService } from './models-service.ts';
@@ -24,6 +25,7 @@ export interface Sharing {
   invitations: ModelInvitations;
   events: EventLog;
   locks: LocksService;
+  rollbacks: RollbackService;
   routeDeps: SharingRouteDeps;
 }
 
@@ -35,7 +37,9 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
   const limits = { packetBytes: d.config.limits.packet, baselineBytes: d.config.limits.baseline };
   const models = new ModelsService(deps);
   const locks = new LocksService(deps, models, new LocksRepo(d.db, d.keys));
-  const history = new HistoryService(deps, d.blobs, models, limits, locks);
+  const branches = new BranchRepo(d.db);
+  const history = new HistoryService(deps, d.blobs, models, limits, locks, branches);
+  const rollbacks = new RollbackService(deps, models, d.blobs, locks, branches);
   const invitations = new ModelInvitations(deps, models, {
     lifetimeMs: d.config.invitations.lifetime,
     assertLimits: d.assertInvitationLimits,
@@ -49,6 +53,7 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
     invitations,
     events,
     locks,
+    rollbacks,
     routeDeps: {
       models,
       history,
