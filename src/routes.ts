@@ -9,6 +9,7 @@ import type { AnyRoute } from './http/route-table.ts';
 import { meRoutes } from './identity/me-routes.ts';
 import { identityRoutes } from './identity/routes.ts';
 import { invitationRoutes, invitationsNotice } from './orgs/invitation-routes.ts';
+import { organizationCsvRoutes } from './orgs/csv-routes.ts';
 import { organizationRoutes } from './orgs/routes.ts';
 import { privacyRoutes } from './privacy/routes.ts';
 import { modelAdminRoutes } from './sharing/admin-routes.ts';
@@ -34,6 +35,7 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...privacyRoutes(privacy, orgs),
     ...invitationRoutes(orgs),
     ...organizationRoutes(orgs),
+    ...organizationCsvRoutes(orgs),
     ...sharingRoutes(sharing.routeDeps),
     ...modelAdminRoutes({ models: sharing.models, locks: sharing.locks, rollbacks: sharing.rollbacks, blobs: deps.blobs }),
   ];
