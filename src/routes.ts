@@ -37,6 +37,6 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...organizationRoutes(orgs),
     ...organizationCsvRoutes(orgs),
     ...sharingRoutes(sharing.routeDeps),
-    ...modelAdminRoutes({ models: sharing.models, locks: sharing.locks, rollbacks: sharing.rollbacks, blobs: deps.blobs }),
+    ...modelAdminRoutes({ models: sharing.models, locks: sharing.locks, rollbacks: sharing.rollbacks, blobs: deps.blobs, membersCsv: sharing.membersCsv }),
   ];
 }

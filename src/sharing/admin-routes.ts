@@ -11,6 +11,8 @@ import type { BlobService } from '../blobs/blob-service.ts';
 import { policy } from './policy.ts';
 import { presentPacket } from './present.ts';
 import type { Branch, RollbackService } from './rollback.ts';
+import type { ModelMembersCsv } from './members-csv.ts';
+import { importBody } from '../orgs/csv-routes.ts';
 import { cursor, cursorSeq, modelParams, pageQuery } from './schema.ts';
 
 export const lockBody = z
@@ -31,7 +33,7 @@ function presentBranch(b: Branch) {
   };
 }
 
-export function modelAdminRoutes(d: { models: ModelsService; locks: LocksService; rollbacks: RollbackService; blobs: BlobService }): AnyRoute[] {
+export function modelAdminRoutes(d: { models: ModelsService; locks: LocksService; rollbacks: RollbackService; blobs: BlobService; membersCsv: ModelMembersCsv }): AnyRoute[] {
   const read = access.token('read');
   const write = access.token('write');
   const lockGate = (action: string) => modelGate(d.models, action, mayLock, { viewerRefused: true });
@@ -72,6 +74,21 @@ export function modelAdminRoutes(d: { models: ModelsService; locks: LocksService
         const done = await d.rollbacks.restore(actor, params.id, params.branch, ip);
         return { branch: presentBranch(done.branch), head: done.head, baseline: { seq: done.baseline } };
       },
+    }),
+    route({
+      method: 'GET', path: '/api/v1/models/:id/members/export', summary: "The model's members as CSV (name, email, role)", access: read, params: modelParams, gate: modelGate(d.models, 'model.members_export', policy.manage, { viewerRefused: true }),
+      handler: ({ actor, params, ip }, ctx) => {
+        const text = d.membersCsv.export(actor, params.id, ip);
+        ctx.type = 'text/csv; charset=utf-8';
+        ctx.set('Content-Disposition', 'attachment; filename="model-members.csv"');
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = text;
+      },
+    }),
+    route({
+      method: 'POST', path: '/api/v1/models/:id/members/import', summary: 'Invite people and change roles from a CSV (email, role; dry run by default)', access: write, params: modelParams, body: { kind: 'json', schema: importBody },
+      gate: modelGate(d.models, 'model.members_import', policy.manage, { viewerRefused: true }),
+      handler: ({ actor, params, body, ip }) => d.membersCsv.import(actor, params.id, body.csv, body.dry_run, ip),
     }),
   ];
 }

@@ -13,6 +13,7 @@ import { HistoryRepo } from './history-repo.ts';
 import { HistoryService } from './history-service.ts';
 import { LocksRepo, LocksService } from './locks.ts';
 import { BranchRepo, RollbackService } from './rollback.ts';
+import { ModelMembersCsv } from './members-csv.ts';
 import { ModelInvitations, type InvitationRules } from './invitations.ts';
 import { ModelsRepo } from './models-repo.ts';
 import { ModelsService } from './models-service.ts';
@@ -26,6 +27,7 @@ export interface Sharing {
   events: EventLog;
   locks: LocksService;
   rollbacks: RollbackService;
+  membersCsv: ModelMembersCsv;
   routeDeps: SharingRouteDeps;
 }
 
@@ -47,6 +49,7 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
     publicUrl: d.config.public_url,
     displayName: d.displayName,
   });
+  const membersCsv = new ModelMembersCsv({ models, invitations, people: d.people, gate: d.gate, audit: d.audit, displayName: d.displayName, assertLimits: d.assertInvitationLimits });
   return {
     models,
     history,
@@ -54,6 +57,7 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
     events,
     locks,
     rollbacks,
+    membersCsv,
     routeDeps: {
       models,
       history,

@@ -6,7 +6,9 @@
 import test from 'ava';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
+import { modelWorld } from '../helpers/models.ts';
 import { orgWorld, people, type OrgWorld } from '../helpers/orgs.ts';
+import { startServer } from '../helpers/server.ts';
 
 const firmPerson = (name: string) => ({ sub: name, email: `${name}@firm.example`, email_verified: true, name: name[0]!.toUpperCase() + name.slice(1) });
 
@@ -101,4 +103,44 @@ test('CSV round trip: export, edit, dry run, import changes exactly the rows edi
   t.deepEqual(((await importAs(ada.token, swap)).body['rows'] as Record<string, unknown>[]).map((r) => r['status']), ['planned', 'planned']);
   t.deepEqual(((await importAs(ada.token, swap, false)).body['rows'] as Record<string, unknown>[]).map((r) => r['status']), ['applied', 'applied']);
   t.is(world.server.services.orgs.repo.seatsUsed(world.firm), 3);
+});
+
+test("a model's members in CSV: export for its admins, import invites and changes roles, never above one's own; dry run first", async (t) => {
+  const server = await startServer(t);
+  const w = await modelWorld(t, server);
+  const url = `/api/v1/models/${w.modelId}/members`;
+  t.is((await w.viewer.call('GET', `${url}/export`)).status, 403);
+  t.is((await w.outsider.call('GET', `${url}/export`)).status, 404);
+  t.is((await w.editor.call('POST', `${url}/import`, { json: { csv: 'email,role\nx@y.example,viewer\n' } })).status, 403);
+  const exported = await w.admin.call('GET', `${url}/export`);
+  t.is(exported.status, 200);
+  const rows = parse(exported.bytes.toString('utf8'), { columns: true }) as Record<string, string>[];
+  t.deepEqual(Object.keys(rows[0]!), ['name', 'email', 'role']);
+  const roleOf = (who: { email: string }) => rows.find((r) => r['email'] === who.email)?.['role'];
+  t.deepEqual([roleOf(w.owner), roleOf(w.admin), roleOf(w.editor), roleOf(w.viewer)], ['owner', 'admin', 'editor', 'viewer']);
+
+  const edited = rows.map((r) => ({ ...r }));
+  edited.find((r) => r['email'] === w.viewer.email)!['role'] = 'editor';
+  edited.find((r) => r['email'] === w.owner.email)!['role'] = 'admin';
+  edited.push({ name: 'New', email: 'newbie@elsewhere.example', role: 'editor' });
+  edited.push({ name: 'Boss', email: 'boss@elsewhere.example', role: 'owner' });
+  const csv = stringify(edited, { header: true, columns: ['name', 'email', 'role'] });
+  const members = () => JSON.stringify(server.stores.db.prepare('SELECT * FROM model_members ORDER BY 2').raw().all()) + JSON.stringify(server.stores.db.prepare('SELECT id FROM model_invitations').all());
+  const before = members();
+  const dry = await w.admin.call('POST', `${url}/import`, { json: { csv } });
+  t.is(dry.status, 200, JSON.stringify(dry.body));
+  t.is(members(), before, 'a dry run changes nothing');
+  const statusOf = (body: Record<string, unknown>, email: string) => (body['rows'] as Record<string, unknown>[]).find((r) => r['email'] === email);
+  t.like(statusOf(dry.body, w.viewer.email), { status: 'planned', changes: [{ field: 'role', from: 'viewer', to: 'editor' }] });
+  t.like(statusOf(dry.body, w.owner.email), { status: 'refused', refused: { code: 'role_above_own' } });
+  t.like(statusOf(dry.body, 'newbie@elsewhere.example'), { status: 'planned', action: 'invite' });
+  t.like(statusOf(dry.body, 'boss@elsewhere.example'), { status: 'refused', refused: { code: 'role_above_own' } });
+  t.like(statusOf(dry.body, w.editor.email), { status: 'unchanged' });
+
+  const done = await w.admin.call('POST', `${url}/import`, { json: { csv, dry_run: false } });
+  t.like(done.body, { dry_run: false, summary: { applied: 2, refused: 2, unchanged: 2 } });
+  const after = parse((await w.admin.call('GET', `${url}/export`)).bytes.toString('utf8'), { columns: true }) as Record<string, string>[];
+  t.deepEqual(after.filter((r) => JSON.stringify(r) !== JSON.stringify(rows.find((o) => o['email'] === r['email']))).map((r) => [r['email'], r['role']]), [[w.viewer.email, 'editor']]);
+  const invitations = await w.admin.call('GET', `/api/v1/models/${w.modelId}/invitations`);
+  t.deepEqual((invitations.body['invitations'] as Record<string, unknown>[]).map((i) => [i['email'], i['role']]), [['newbie@elsewhere.example', 'editor']]);
 });
