@@ -9,6 +9,8 @@ import type { AnyRoute } from './http/route-table.ts';
 import { meRoutes } from './identity/me-routes.ts';
 import { identityRoutes } from './identity/routes.ts';
 import { invitationRoutes, invitationsNotice } from './orgs/invitation-routes.ts';
+import { Notices } from './notices/notices.ts';
+import { noticeRoutes } from './notices/routes.ts';
 import { organizationCsvRoutes } from './orgs/csv-routes.ts';
 import { organizationRoutes } from './orgs/routes.ts';
 import { privacyRoutes } from './privacy/routes.ts';
@@ -36,6 +38,13 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...invitationRoutes(orgs),
     ...organizationRoutes(orgs),
     ...organizationCsvRoutes(orgs),
+    ...noticeRoutes(
+      orgs,
+      new Notices({
+        db: deps.db, clock: deps.clock, orgs, models: sharing.routeDeps.repo, locks: sharing.locks, tls: deps.tls,
+        inactiveAfterMs: deps.config.notices.inactive_after, seatsWarnPercent: deps.config.notices.seats_warn_percent,
+      }),
+    ),
     ...sharingRoutes(sharing.routeDeps),
     ...modelAdminRoutes({ models: sharing.models, locks: sharing.locks, rollbacks: sharing.rollbacks, blobs: deps.blobs, membersCsv: sharing.membersCsv }),
   ];
