@@ -43,6 +43,8 @@ export const errorCatalog = {
   reverification_required: { status: 403, title: 'Sign in again through your provider before sharing' },
   no_seats_left: { status: 409, title: 'The organization has no sharing seat left' },
   invitation_limit: { status: 429, title: 'An invitation limit has been reached' },
+  model_locked: { status: 423, title: 'The model is locked' },
+  rolled_back: { status: 409, title: 'The model was rolled back; join again from the newest baseline' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -15,8 +15,12 @@ import { meRoutes } from './identity/me-routes.ts';
 import { jobAdminRoutes } from './jobs/admin-routes.ts';
 import { identityRoutes } from './identity/routes.ts';
 import { invitationRoutes, invitationsNotice } from './orgs/invitation-routes.ts';
+import { Notices } from './notices/notices.ts';
+import { noticeRoutes } from './notices/routes.ts';
+import { organizationCsvRoutes } from './orgs/csv-routes.ts';
 import { organizationRoutes } from './orgs/routes.ts';
 import { privacyRoutes } from './privacy/routes.ts';
+import { modelAdminRoutes as modelManagementRoutes } from './sharing/admin-routes.ts';
 import { sharingRoutes } from './sharing/routes.ts';
 import { tlsAdminRoutes } from './tls/admin-routes.ts';
 import { tlsRoutes } from './tls/routes.ts';
@@ -47,6 +51,14 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...privacyRoutes(privacy, orgs),
     ...invitationRoutes(orgs),
     ...organizationRoutes(orgs),
+    ...organizationCsvRoutes(orgs),
+    ...noticeRoutes(
+      orgs,
+      new Notices({
+        db: deps.db, clock: deps.clock, orgs, models: sharing.routeDeps.repo, locks: sharing.locks, tls: deps.tls,
+        inactiveAfterMs: deps.config.notices.inactive_after, seatsWarnPercent: deps.config.notices.seats_warn_percent,
+      }),
+    ),
     ...sharingRoutes(sharing.routeDeps),
     // The admin API (issue 17): models, people, the audit log and certificates.
     ...modelAdminRoutes({ sharing, orgs, displayName: (personId) => identity.publicPerson(personId).display_name }),
@@ -55,6 +67,7 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...tlsAdminRoutes(deps.tls, deps.db, orgs),
     ...jobAdminRoutes(deps.jobs, deps.config, orgs),
     ...consoleRoutes(deps),
+    ...modelManagementRoutes({ models: sharing.models, locks: sharing.locks, rollbacks: sharing.rollbacks, blobs: deps.blobs, membersCsv: sharing.membersCsv }),
   ];
   // The contract, made from the table it describes (itself included) on first ask.
   let document: Record<string, unknown> | undefined;

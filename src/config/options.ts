@@ -152,6 +152,10 @@ export const options = {
     max_pending_per_invitee: integer('Most pending invitations one address may have at once (all kinds together).', 50, 1, 10_000),
     max_sent_per_hour: integer('Most invitations one person may send in an hour (all kinds together).', 100, 1, 100_000),
   },
+  notices: {
+    inactive_after: duration('The admin notices list a member or partner who has not signed in for this long.', '90d', '1d'),
+    seats_warn_percent: integer('The admin notices warn when this percentage of an organization\'s seats is in use.', 90, 1, 100),
+  },
   smtp: {
     host: text('The mail relay invitations are sent through; empty: no e-mail (invitations are shown at sign-in only).', ''),
     port: integer('Port of the relay: 587 for starttls, 465 for tls.', 587, 1, 65535),

@@ -19,6 +19,10 @@ export interface Packet {
   comment: string | null;
   createdAt: string;
   prunedAt: string | null;
+  /** Set when a rollback took the packet off the model's line: the closed branch it belongs to. */
+  branchId: string | null;
+  /** Set on a rollback's marker packet (no bytes): the point the model was returned to. */
+  rolledBackTo: number | null;
 }
 
 interface PacketRow {
@@ -29,6 +33,8 @@ interface PacketRow {
   comment_sealed: Buffer | null;
   created_at: string;
   pruned_at: string | null;
+  branch_id: string | null;
+  rolled_back_to: number | null;
 }
 
 interface BaselineRow {
@@ -47,13 +53,17 @@ export class HistoryRepo {
 
   constructor(db: Db, keys: Keyring) {
     this.#keys = keys;
-    const packetColumns = 'model_id, seq, blob_id, author_id, comment_sealed, created_at, pruned_at';
+    const packetColumns = 'model_id, seq, blob_id, author_id, comment_sealed, created_at, pruned_at, branch_id, rolled_back_to';
     this.#sql = {
       insertPacket: db.prepare('INSERT INTO packets (model_id, seq, blob_id, author_id, comment_sealed, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       packet: db.prepare<[string, number], PacketRow>(`SELECT ${packetColumns} FROM packets WHERE model_id = ? AND seq = ?`),
       byIdempotencyKey: db.prepare<[string, string, string], PacketRow>(`SELECT ${packetColumns} FROM packets WHERE model_id = ? AND author_id = ? AND idempotency_key = ?`),
       packetsAfter: db.prepare<[string, number, number], PacketRow>(`SELECT ${packetColumns} FROM packets WHERE model_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
-      prunable: db.prepare<[string, number], { seq: number; blob_id: string }>('SELECT seq, blob_id FROM packets WHERE model_id = ? AND seq <= ? AND pruned_at IS NULL'),
+      // Never a closed branch's packets, nor those a branch's state is rebuilt from (see 0011): rollbacks destroy nothing.
+      prunable: db.prepare<[string, number], { seq: number; blob_id: string }>(
+        `SELECT seq, blob_id FROM packets WHERE model_id = ? AND seq <= ? AND pruned_at IS NULL AND blob_id IS NOT NULL AND branch_id IS NULL
+           AND NOT EXISTS (SELECT 1 FROM model_branches b WHERE b.model_id = packets.model_id AND packets.seq > b.base_seq)`,
+      ),
       markPruned: db.prepare('UPDATE packets SET pruned_at = ?, blob_id = NULL WHERE model_id = ? AND seq = ?'),
       insertBaseline: db.prepare('INSERT INTO baselines (model_id, seq, blob_id, author_id, created_at) VALUES (?, ?, ?, ?, ?)'),
       baseline: db.prepare<[string, number], BaselineRow>('SELECT model_id, seq, blob_id, author_id, created_at FROM baselines WHERE model_id = ? AND seq = ?'),
@@ -73,10 +83,12 @@ export class HistoryRepo {
       comment: row.comment_sealed ? openText(this.#keys, { table: 'packets', column: 'comment', row: `${row.model_id}/${row.seq}` }, row.comment_sealed) : null,
       createdAt: row.created_at,
       prunedAt: row.pruned_at,
+      branchId: row.branch_id,
+      rolledBackTo: row.rolled_back_to,
     };
   }
 
-  insertPacket(p: Omit<Packet, 'prunedAt'> & { dataKeyId: string; idempotencyKey: string | null }): void {
+  insertPacket(p: Omit<Packet, 'prunedAt' | 'branchId' | 'rolledBackTo'> & { dataKeyId: string; idempotencyKey: string | null }): void {
     const comment = p.comment === null ? null : seal(this.#keys, p.dataKeyId, { table: 'packets', column: 'comment', row: `${p.modelId}/${p.seq}` }, p.comment);
     this.#sql.insertPacket.run(p.modelId, p.seq, p.blobId, p.authorId, comment, p.idempotencyKey, p.createdAt);
   }

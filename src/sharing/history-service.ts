@@ -19,12 +19,18 @@ import type { Baseline, Packet } from './history-repo.ts';
 import type { SharingDeps, ModelsService } from './models-service.ts';
 import { keepingPace, type UploadPace } from '../http/upload-pace.ts';
 import { policy } from './policy.ts';
+import { rolledBackError, type BranchRepo } from './rollback.ts';
 
 export interface Limits {
   packetBytes: number;
   baselineBytes: number;
   /** The slowest upload accepted (server.upload_min_rate over server.upload_rate_window). */
   uploadPace?: UploadPace | undefined;
+}
+
+/** Who may write to a locked model (see locks.ts); throws 423 for anyone else. */
+export interface WriteLock {
+  assertMayWrite(modelId: string, personId: string): void;
 }
 
 export interface Upload {
@@ -40,16 +46,23 @@ export class HistoryService {
   readonly #models: ModelsService;
   readonly #limits: Limits;
   readonly #groups: GroupCommit;
+  readonly #lock: WriteLock;
+  readonly #branches: BranchRepo;
 
-  constructor(deps: SharingDeps, blobs: BlobService, models: ModelsService, limits: Limits) {
+  constructor(deps: SharingDeps, blobs: BlobService, models: ModelsService, limits: Limits, lock: WriteLock, branches: BranchRepo) {
     this.#d = deps;
+    this.#lock = lock;
+    this.#branches = branches;
     this.#groups = new GroupCommit(deps.db);
     this.#blobs = blobs;
     this.#models = models;
     this.#limits = limits;
   }
 
-  #notUpToDate(head: number): AppError {
+  /** Behind the head: 409 `rolled_back` when a rollback happened since `seq` (join again), else `not_up_to_date` (read in). */
+  #notUpToDate(head: number, seq?: number, modelId?: string): AppError {
+    const since = modelId !== undefined && seq !== undefined ? this.#branches.rollbackSince(modelId, seq) : undefined;
+    if (since) return rolledBackError(since, head, this.#d.history.latestBaseline(modelId!)?.seq ?? null);
     return new AppError('not_up_to_date', `The model is at packet ${head}; read in first`, { extra: { head } });
   }
 
@@ -64,15 +77,18 @@ export class HistoryService {
       const earlier = this.#d.history.byIdempotencyKey(modelId, actor.person.id, input.idempotencyKey);
       if (earlier) return { packet: earlier, replayed: true };
     }
-    // Refused before a byte is read: a writer behind the head must read in first.
+    // Refused before a byte is read: a model locked for this writer, or a writer behind the head.
+    this.#assertUnlocked(actor, modelId, 'model.write_out', source);
     if (input.base !== model.head) {
       this.#audit(actor, 'model.write_out', modelId, source, 'denied', { base: input.base, head: model.head }, 'not_up_to_date');
-      throw this.#notUpToDate(model.head);
+      throw this.#notUpToDate(model.head, input.base, modelId);
     }
     const staged = await this.#blobs.put(this.#paced(input.body), { dataKeyId: model.dataKeyId, maxBytes: this.#limits.packetBytes, expected: input.expected });
     const outcome = await this.#commit((): Outcome<Packet> => {
       const current = this.#d.models.get(modelId);
       if (!current || current.deletedAt) return { gone: true };
+      // A lock taken while the body streamed wins: the savepoint rolls back and the bytes are discarded.
+      this.#lock.assertMayWrite(modelId, actor.person.id);
       if (input.idempotencyKey) {
         const earlier = this.#d.history.byIdempotencyKey(modelId, actor.person.id, input.idempotencyKey);
         if (earlier) return { replay: earlier };
@@ -90,7 +106,7 @@ export class HistoryService {
     if ('replay' in result) return { packet: result.replay, replayed: true };
     if ('conflict' in result) {
       this.#audit(actor, 'model.write_out', modelId, source, 'denied', { base: input.base, head: result.conflict }, 'not_up_to_date');
-      throw this.#notUpToDate(result.conflict);
+      throw this.#notUpToDate(result.conflict, input.base, modelId);
     }
     this.#audit(actor, 'model.write_out', modelId, source, 'allowed', { seq: result.ok.seq, size: staged.size });
     return { packet: result.ok, replayed: false };
@@ -99,6 +115,7 @@ export class HistoryService {
   /** A baseline: a full snapshot as of packet `seq`, which must be the head. */
   async createBaseline(actor: Actor, modelId: string, input: Upload & { seq: number }, source: string): Promise<Baseline> {
     const { model } = this.#models.locate(actor, modelId, 'model.baseline', policy.write, source);
+    this.#assertUnlocked(actor, modelId, 'model.baseline', source);
     if (input.seq !== model.head) {
       this.#audit(actor, 'model.baseline', modelId, source, 'denied', { seq: input.seq, head: model.head }, 'not_up_to_date');
       throw this.#notUpToDate(model.head);
@@ -108,6 +125,7 @@ export class HistoryService {
     const outcome = await this.#commit((): Outcome<Baseline> => {
       const current = this.#d.models.get(modelId);
       if (!current || current.deletedAt) return { gone: true };
+      this.#lock.assertMayWrite(modelId, actor.person.id);
       if (current.head !== input.seq || this.#d.history.baseline(modelId, input.seq)) return { conflict: current.head };
       const baseline = { modelId, seq: input.seq, blobId: staged.id, authorId: actor.person.id, createdAt: this.#d.clock.now().toISOString() };
       this.#blobs.commit(staged, this.#d.clock.now());
@@ -124,6 +142,15 @@ export class HistoryService {
 
   #paced(body: Readable): Readable {
     return this.#limits.uploadPace ? keepingPace(body, this.#limits.uploadPace) : body;
+  }
+
+  #assertUnlocked(actor: Actor, modelId: string, action: string, source: string): void {
+    try {
+      this.#lock.assertMayWrite(modelId, actor.person.id);
+    } catch (error) {
+      if (error instanceof AppError) this.#audit(actor, action, modelId, source, 'denied', {}, error.code);
+      throw error;
+    }
   }
 
   /** Commits the rows of a staged blob in the next group commit; says how it went instead of throwing. */
@@ -154,6 +181,9 @@ export class HistoryService {
   readIn(actor: Actor, modelId: string, after: number, limit: number, source: string): { packets: Packet[]; head: number; more: boolean } {
     const { model } = this.#models.locate(actor, modelId, 'model.read_in', policy.read, source);
     const packets = this.#d.history.packetsAfter(modelId, after, limit + 1);
+    // A reader whose page crosses a rollback (its marker, or packets left on a closed branch) joins again.
+    const since = packets.some((p) => p.branchId !== null || p.rolledBackTo !== null) ? this.#branches.rollbackSince(modelId, after) : undefined;
+    if (since) throw rolledBackError(since, model.head, this.#d.history.latestBaseline(modelId)?.seq ?? null);
     if (packets.some((p) => p.prunedAt !== null)) throw this.#pruned(modelId);
     return { packets: packets.slice(0, limit), head: model.head, more: packets.length > limit };
   }
@@ -169,6 +199,7 @@ export class HistoryService {
     this.#models.locate(actor, modelId, 'model.download', policy.read, source);
     const packet = this.#d.history.packet(modelId, seq);
     if (!packet) throw new AppError('not_found', `There is no packet ${seq}`);
+    if (packet.rolledBackTo !== null) throw rolledBackError(this.#branches.rollbackSince(modelId, seq - 1)!, this.#d.models.get(modelId)!.head, this.#d.history.latestBaseline(modelId)?.seq ?? null);
     if (!packet.blobId) throw this.#pruned(modelId);
     return { packet, blob: this.#blobs.info(packet.blobId)! };
   }

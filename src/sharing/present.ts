@@ -5,13 +5,15 @@ import type { Baseline, Packet } from './history-repo.ts';
 import type { Member, Model } from './models-repo.ts';
 import type { ModelRole } from './policy.ts';
 import type { ModelInvitation } from './invitations.ts';
+import { presentLock, type ModelLock } from './locks.ts';
 
 /** Authors are ids; an erased person's packets keep theirs and the console shows "former member". */
 export function presentBaseline(b: Baseline, blob: BlobInfo | undefined) {
   return { seq: b.seq, size: blob?.size ?? null, digest: blob ? formatContentDigest({ 'sha-256': blob.digests['sha-256'] }) : null, created_at: b.createdAt, author: b.authorId };
 }
 
-export function presentModel(m: Model, role: ModelRole | null, latest: { baseline: Baseline; blob: BlobInfo } | undefined) {
+/** `lock` is the model's lock: `{locked: false}`, or its reason, who locked it and the one lock owner who may still write. */
+export function presentModel(m: Model, role: ModelRole | null, latest: { baseline: Baseline; blob: BlobInfo } | undefined, lock: ModelLock | undefined) {
   return {
     id: m.id,
     name: m.name,
@@ -24,6 +26,7 @@ export function presentModel(m: Model, role: ModelRole | null, latest: { baselin
     created_at: m.createdAt,
     updated_at: m.updatedAt,
     deleted_at: m.deletedAt,
+    lock: presentLock(lock),
   };
 }
 

@@ -18,6 +18,7 @@ import type { HistoryService, Upload } from './history-service.ts';
 import type { ModelInvitations } from './invitations.ts';
 import type { ModelsRepo } from './models-repo.ts';
 import type { ModelsService } from './models-service.ts';
+import type { LocksService } from './locks.ts';
 import { policy } from './policy.ts';
 import { presentBaseline, presentInvitation, presentMember, presentModel, presentPacket } from './present.ts';
 import * as responses from './responses.ts';
@@ -26,6 +27,7 @@ import * as schema from './schema.ts';
 export interface SharingRouteDeps {
   models: ModelsService;
   history: HistoryService;
+  locks: LocksService;
   invitations: ModelInvitations;
   repo: ModelsRepo;
   historyRepo: HistoryRepo;
@@ -69,7 +71,7 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
   const modelBody = (actor: Actor, modelId: string) => {
     const model = d.repo.get(modelId)!;
     const role = d.repo.role(modelId, actor.person.id);
-    return presentModel(model, role, role ? latest(modelId) : undefined);
+    return presentModel(model, role, role ? latest(modelId) : undefined, d.locks.get(modelId));
   };
 
   return [
@@ -77,7 +79,7 @@ export function sharingRoutes(d: SharingRouteDeps): AnyRoute[] {
       method: 'GET', path: '/api/v1/models', summary: 'The models the caller belongs to', access: read, gate: sharingGate(d.gate), query: schema.pageQuery, response: responses.modelListResponse,
       handler: ({ actor, query }) => {
         const { models, more } = d.models.list(actor, query.next ?? '', query.limit);
-        return { models: models.map((m) => presentModel(m, m.role, latest(m.id))), next: more ? schema.cursor(models.at(-1)!.id) : null };
+        return { models: models.map((m) => presentModel(m, m.role, latest(m.id), d.locks.get(m.id))), next: more ? schema.cursor(models.at(-1)!.id) : null };
       },
     }),
     route({

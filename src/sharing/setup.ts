@@ -11,6 +11,9 @@ import type { SharingGate } from '../orgs/sharing-gate.ts';
 import { EventLog } from './events.ts';
 import { HistoryRepo } from './history-repo.ts';
 import { HistoryService } from './history-service.ts';
+import { LocksRepo, LocksService } from './locks.ts';
+import { BranchRepo, RollbackService } from './rollback.ts';
+import { ModelMembersCsv } from './members-csv.ts';
 import { ModelInvitations, type InvitationRules } from './invitations.ts';
 import { ModelList } from './admin-list.ts';
 import { ModelsRepo } from './models-repo.ts';
@@ -25,6 +28,9 @@ export interface Sharing {
   events: EventLog;
   /** The admin lists of models (size, activity, search by name). */
   list: ModelList;
+  locks: LocksService;
+  rollbacks: RollbackService;
+  membersCsv: ModelMembersCsv;
   routeDeps: SharingRouteDeps;
 }
 
@@ -36,7 +42,10 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
   const limits = { packetBytes: d.config.limits.packet, baselineBytes: d.config.limits.baseline };
   const uploadPace = { bytesPerSecond: d.config.server.upload_min_rate, windowMs: d.config.server.upload_rate_window };
   const models = new ModelsService(deps);
-  const history = new HistoryService(deps, d.blobs, models, { ...limits, uploadPace });
+  const locks = new LocksService(deps, models, new LocksRepo(d.db, d.keys));
+  const branches = new BranchRepo(d.db);
+  const history = new HistoryService(deps, d.blobs, models, { ...limits, uploadPace }, locks, branches);
+  const rollbacks = new RollbackService(deps, models, d.blobs, locks, branches);
   const invitations = new ModelInvitations(deps, models, {
     lifetimeMs: d.config.invitations.lifetime,
     assertLimits: d.assertInvitationLimits,
@@ -44,15 +53,20 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
     publicUrl: d.config.public_url,
     displayName: d.displayName,
   });
+  const membersCsv = new ModelMembersCsv({ models, invitations, people: d.people, gate: d.gate, audit: d.audit, displayName: d.displayName, assertLimits: d.assertInvitationLimits });
   return {
     models,
     history,
     invitations,
     events,
     list: new ModelList(d.db, d.keys),
+    locks,
+    rollbacks,
+    membersCsv,
     routeDeps: {
       models,
       history,
+      locks,
       invitations,
       repo,
       historyRepo,
