@@ -196,7 +196,14 @@ export class BlobService {
   }
 
   #damaged(blobId: string, reason: DamageReason, context: ReadContext, error?: unknown): void {
-    const fresh = this.damage.mark(blobId, reason, new Date());
+    // The mark is a note beside the damage, never a reason to hide it: a read-only database (a backup
+    // being verified) or a full disk must still let the original error through.
+    let fresh: boolean | undefined;
+    try {
+      fresh = this.damage.mark(blobId, reason, new Date());
+    } catch (markError) {
+      this.#options.log?.warn({ blob_id: blobId, err: markError }, 'could not record a damaged blob');
+    }
     this.#options.log?.error({ ...context, blob_id: blobId, reason, newly_marked: fresh, detail: (error as Error | undefined)?.message }, 'a stored blob is damaged: restore it from a backup (`modelshare blobs verify` lists every damaged blob)');
   }
 
