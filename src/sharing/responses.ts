@@ -19,6 +19,14 @@ export const packetResponse = z
   .strict()
   .meta({ id: 'Packet' });
 
+/** The model's lock: `{locked: false}`, or why, by whom, and the one lock owner who may still write. */
+export const lockResponse = z
+  .union([
+    z.object({ locked: z.literal(false) }).strict(),
+    z.object({ locked: z.literal(true), reason: z.string(), locked_by: z.string(), lock_owner_id: z.string().nullable(), locked_at: time }).strict(),
+  ])
+  .meta({ id: 'ModelLock' });
+
 export const modelResponse = z
   .object({
     id: z.string(),
@@ -32,6 +40,7 @@ export const modelResponse = z
     created_at: time,
     updated_at: time,
     deleted_at: time.nullable(),
+    lock: lockResponse,
   })
   .strict()
   .meta({ id: 'Model' });
