@@ -5,7 +5,7 @@
  */
 import { BackupService } from '../backup/backup-service.ts';
 import { BackupStore, checkBackupDir } from '../backup/store.ts';
-import { serverVersion } from '../backup/version.ts';
+import { version } from '../version.ts';
 import type { Stores } from '../boot.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/options.ts';
@@ -44,7 +44,7 @@ export function createBackups(config: Config, stores: Stores, clock: Clock, log:
     store: new BackupStore(b.dir),
     clock,
     log,
-    serverVersion: serverVersion(),
+    serverVersion: version,
     auditHead,
     keep: { last: b.keep_last, daily: b.keep_daily, weekly: b.keep_weekly, monthly: b.keep_monthly },
   });

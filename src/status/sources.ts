@@ -5,12 +5,12 @@
  * never names of people or models, paths, addresses or error messages from inside.
  */
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { AppDeps } from '../app.ts';
 import type { BlobService } from '../blobs/blob-service.ts';
 import type { Db } from '../db/open.ts';
 import type { TlsService } from '../tls/service.ts';
+import { version } from '../version.ts';
 
 export type StatusState = 'up' | 'degraded' | 'down';
 
@@ -30,13 +30,9 @@ export interface StatusSource {
 
 const gib = 1024 ** 3;
 
-/** The server's version, from the package.json shipped with it (one level further up from dist/). */
+/** The server's version: the one `modelshare --version` and /healthz show (src/version.ts). */
 export function serverVersion(): string {
-  for (const up of ['../../package.json', '../../../package.json']) {
-    const file = fileURLToPath(new URL(up, import.meta.url));
-    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
-  }
-  return 'unknown';
+  return version;
 }
 
 export function serviceSource(version: string): StatusSource {
