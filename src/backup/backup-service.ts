@@ -23,7 +23,7 @@ import type { Db } from '../db/open.ts';
 import type { Log } from '../log.ts';
 import { backupsToKeep, type GfsPolicy } from './gfs.ts';
 import type { Manifest } from './manifest.ts';
-import { BackupError, BackupStore, databaseName, fsyncPath, manifestName } from './store.ts';
+import { BackupError, BackupStore, databaseName, fsyncPath, hashFile, manifestName } from './store.ts';
 
 export interface BackupDeps {
   db: Db;
@@ -55,16 +55,6 @@ const pagesPerStep = 4096;
 
 function newBackupId(now: Date): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')}-${crypto.randomBytes(3).toString('hex')}`;
-}
-
-async function sha256File(file: string): Promise<{ size: number; sha256: string }> {
-  const hash = crypto.createHash('sha256');
-  let size = 0;
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { size, sha256: hash.digest('hex') };
 }
 
 /** Runs `work` over `items` with at most `limit` at once; stops starting new ones after a failure. */
@@ -199,7 +189,7 @@ export class BackupService {
       copy.close();
     }
     await fsyncPath(file);
-    return { ...facts, auditHead, ...(await sha256File(file)) };
+    return { ...facts, auditHead, ...(await hashFile(file)) };
   }
 
   /** Copies one sealed blob into the store, hashing it on the way; returns the SHA-256 (hex). */

@@ -8,6 +8,7 @@
  *
  * Blob files are immutable once published, so a backup copies only blobs the store lacks.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -61,6 +62,17 @@ export async function fsyncPath(target: string): Promise<void> {
 }
 
 /** One backup store directory. */
+/** Size and SHA-256 (hex) of a file, streamed in 1 MiB reads: what a manifest records and verify checks. */
+export async function hashFile(file: string): Promise<{ size: number; sha256: string }> {
+  const hash = crypto.createHash('sha256');
+  let size = 0;
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 })) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
 export class BackupStore {
   readonly dir: string;
   readonly blobs: BlobBackend;

@@ -13,7 +13,7 @@ import { Keyring } from '../crypto/keyring.ts';
 import type { MasterKeySource } from '../crypto/master-keys.ts';
 import { eachLimited } from './backup-service.ts';
 import type { Manifest } from './manifest.ts';
-import { databaseName, type BackupStore } from './store.ts';
+import { databaseName, hashFile, type BackupStore } from './store.ts';
 
 export interface Problem {
   /** The file, relative to the backup directory (the store). */
@@ -29,16 +29,6 @@ export interface VerifyReport {
   /** Whether the blobs were opened with the master keys (else only digests were checked). */
   decrypted: boolean;
   problems: Problem[];
-}
-
-export async function hashFile(file: string): Promise<{ size: number; sha256: string }> {
-  const hash = crypto.createHash('sha256');
-  let size = 0;
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { size, sha256: hash.digest('hex') };
 }
 
 /** Compares a file with its manifest entry; returns what is wrong, or undefined. */
