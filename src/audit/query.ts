@@ -25,6 +25,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Keyring } from '../crypto/keyring.ts';
 import { openText, SealedValueError } from '../crypto/sealed.ts';
 import type { Db } from '../db/open.ts';
+import type { ChainedFields } from './chain.ts';
 
 export interface AuditFilter {
   actorId?: string | undefined;
@@ -43,15 +44,8 @@ export interface AuditFilter {
 /** Whose view of the log: every entry (server admins) or one organization's (its admins). */
 export type AuditScope = { kind: 'server' } | { kind: 'organization'; id: string };
 
-export interface AuditRow {
-  id: string;
-  at: string;
-  action: string;
-  outcome: string;
-  actor_id: string | null;
-  target_type: string | null;
-  target_id: string | null;
-  reason: string | null;
+/** An entry's plain columns (as the chain defines them), its sealed details, and whether they may be opened. */
+export interface AuditRow extends Omit<ChainedFields, 'seq' | 'details_digest'> {
   details_sealed: Buffer | null;
   /** 1 when the viewer may see the entry's personal data. */
   personal: number;
