@@ -83,5 +83,7 @@ EXPOSE 8443
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "const e=process.env,h=e.MODELSHARE_SERVER_HOST,o={host:!h||h==='0.0.0.0'||h==='::'?'127.0.0.1':h,port:Number(e.MODELSHARE_SERVER_PORT||8443),path:'/healthz',timeout:1500,rejectUnauthorized:false};const get=m=>new Promise((ok,no)=>require(m).get(o,r=>{r.resume();r.statusCode===200?ok():no()}).on('timeout',function(){this.destroy()}).on('error',no));get('node:https').catch(()=>get('node:http')).then(()=>process.exit(0),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "/opt/modelshare/dist/src/main.js"]
+# --max-semi-space-size=1: a young generation of 1 MiB a half (V8 grows it to 16), about 10 MiB less
+# resident at rest and 15-30 MiB less during large transfers (npm run bench -- idle sharing).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "/opt/modelshare/dist/src/main.js"]
 CMD ["serve"]

@@ -1,4 +1,5 @@
 /** Timing and memory sampling shared by the benchmarks. */
+import fs from 'node:fs';
 export interface Measurement {
   seconds: number;
   bytes: number;
@@ -35,4 +36,43 @@ export async function* source(total: number, pattern: Buffer, chunk = 64 * 1024)
     const offset = sent % (pattern.length - chunk);
     yield pattern.subarray(offset, offset + n);
   }
+}
+
+/**
+ * One line of the table `npm run bench` prints at the end. A benchmark may return its rows (they are
+ * optional: one that returns nothing just prints its own lines). `met` is null where no goal applies.
+ */
+export interface SummaryRow {
+  figure: string;
+  value: string;
+  baseline: string;
+  /** value against baseline, as the figure reads best (×, or a difference). */
+  ratio: string;
+  goal: string;
+  met: boolean | null;
+}
+
+/** CPU time (user + system) a process has used, in milliseconds, from /proc (Linux). */
+export function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** A field of /proc/PID/status given in kB (VmRSS, VmHWM), in bytes (Linux). */
+export function procStatus(pid: number, field: string): number {
+  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+  return Number(/(\d+)/.exec(line ?? '')?.[1] ?? 0) * 1024;
+}
+
+/** A process's resident set size now, in bytes (Linux). */
+export const rssOf = (pid: number): number => procStatus(pid, 'VmRSS');
+
+/** How a figure compares with its goal: `0.93× (goal ≥ 0.9×, met)`. */
+export function goal(value: number, target: { atLeast?: number; atMost?: number }, unit = '×', digits = 2): string {
+  const met = (target.atLeast === undefined || value >= target.atLeast) && (target.atMost === undefined || value <= target.atMost);
+  const bound = target.atLeast !== undefined ? `≥ ${target.atLeast}${unit}` : `≤ ${target.atMost}${unit}`;
+  // One more digit where rounding would make a miss look like the goal itself (0.598 → "0.60").
+  const limit = target.atLeast ?? target.atMost!;
+  const shown = !met && value.toFixed(digits) === limit.toFixed(digits) ? value.toFixed(digits + 1) : value.toFixed(digits);
+  return `${shown}${unit} (goal ${bound}, ${met ? 'met' : 'NOT met'})`;
 }

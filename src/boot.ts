@@ -6,8 +6,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BlobService } from './blobs/blob-service.ts';
+import { sharedCryptoPool } from './crypto/crypto-pool.ts';
 import type { BlobBackend } from './blobs/backend.ts';
 import { fsBackend } from './blobs/fs-backend.ts';
+import { s3Backend } from './blobs/s3-backend.ts';
+import { BlobRouter, type BackendKind } from './blobs/blob-router.ts';
+import { createS3Client } from './blobs/s3-client.ts';
 import { StorageMonitor } from './blobs/storage-monitor.ts';
 import type { Config } from './config/options.ts';
 import { dataKeysByWrappingKey, Keyring } from './crypto/keyring.ts';
@@ -20,8 +24,8 @@ export interface Stores {
   db: Db;
   keys: Keyring;
   blobs: BlobService;
-  /** The storage under the blob service (backups copy the sealed files as they are). */
-  blobBackend: BlobBackend;
+  /** The storage under the blob service (backups copy the sealed files as they are; migrations move them). */
+  blobBackend: BlobRouter;
   masterKeys: MasterKeySource;
   /** Watches the data directory and the free space (started by the services, with the server). */
   storage: StorageMonitor;
@@ -105,6 +109,32 @@ export function openReadOnlyStores(config: Config): ReadOnlyStores {
   }
 }
 
+/**
+ * The blob backend `storage.backend` names: the data directory (`dataDir`: the configured one, or the
+ * directory a restore writes), or an S3-compatible bucket. `restore --from-replica` checks every
+ * referenced blob through it.
+ */
+export function openBlobBackend(config: Config, log: Log | undefined, backend: Config['storage']['backend'] = config.storage.backend, dataDir = config.data_dir): BlobBackend {
+  if (backend === 'fs') return fsBackend(path.join(dataDir, 'blobs'));
+  const s3 = config.storage.s3;
+  return s3Backend({ client: createS3Client(s3), bucket: s3.bucket, prefix: s3.prefix, partSize: s3.part_size, queueSize: s3.queue_size, log });
+}
+
+/**
+ * Records where the blobs are on a first start (the configured backend), and refuses a configuration
+ * that names a backend the blobs are not on (after `blobs migrate`, storage.backend must follow).
+ */
+function assertPlacement(db: Db, configured: BackendKind): void {
+  db.prepare('INSERT OR IGNORE INTO blob_storage (id, current) VALUES (1, ?)').run(configured);
+  const row = db.prepare<[], { current: BackendKind; target: BackendKind | null }>('SELECT current, target FROM blob_storage WHERE id = 1').get()!;
+  if (row.current !== configured && row.target !== configured) {
+    throw new DataMissingError(
+      `the blobs are on the ${row.current} backend (moved there by \`modelshare blobs migrate\`), but storage.backend is ${configured}: ` +
+        `set storage.backend to ${row.current}. Nothing was changed.`,
+    );
+  }
+}
+
 export function openStores(config: Config, log: Log): Stores {
   fs.mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   const db = openDatabase(config.database.path, {
@@ -119,11 +149,15 @@ export function openStores(config: Config, log: Log): Stores {
     // The personal-data key exists from the first start, so `keys status` and backups see it at once.
     keys.singleton('personal');
     const blobDir = path.join(config.data_dir, 'blobs');
-    const blobBackend = fsBackend(blobDir);
-    const storage = new StorageMonitor({ dataDir: config.data_dir, blobDir, minFreeBytes: config.storage.min_free_bytes, intervalMs: config.storage.check_interval, log });
-    const blobs = new BlobService(db, keys, blobBackend, { log, storage });
+    assertPlacement(db, config.storage.backend);
+    const blobBackend = new BlobRouter(db, (kind) => openBlobBackend(config, log, kind));
+    // With blobs in S3, the free space that matters on this machine is the database's.
+    const storage = new StorageMonitor({ dataDir: config.data_dir, blobDir: config.storage.backend === 's3' ? config.data_dir : blobDir, minFreeBytes: config.storage.min_free_bytes, intervalMs: config.storage.check_interval, log });
+    const pool = config.storage.crypto_workers > 0 ? sharedCryptoPool(config.storage.crypto_workers) : undefined;
+    const blobs = new BlobService(db, keys, blobBackend, { log, storage, inlineMaxBytes: config.storage.inline_max_bytes, pool });
     return { db, keys, blobs, blobBackend, masterKeys, storage, close: () => {
       storage.stop();
+      blobBackend.close();
       db.close();
     } };
   } catch (error) {

@@ -15,7 +15,7 @@ import { meRoutes } from './identity/me-routes.ts';
 import { jobAdminRoutes } from './jobs/admin-routes.ts';
 import { identityRoutes } from './identity/routes.ts';
 import { invitationRoutes, invitationsNotice } from './orgs/invitation-routes.ts';
-import { Notices } from './notices/notices.ts';
+import { noticesFrom } from './notices/notices.ts';
 import { noticeRoutes } from './notices/routes.ts';
 import { organizationCsvRoutes } from './orgs/csv-routes.ts';
 import { organizationRoutes } from './orgs/routes.ts';
@@ -29,11 +29,13 @@ import { metricsRoutes } from './metrics/routes.ts';
 import { statusRoutes } from './status/routes.ts';
 import { standardSources } from './status/sources.ts';
 import { consoleRoutes } from './web/console-routes.ts';
+import { replicationCheck } from './replication/status-source.ts';
 import { html } from './web/html.ts';
 
 export function routeTable(deps: AppDeps): AnyRoute[] {
   const { identity, orgs, privacy, sharing, demo, limits } = deps.services;
-  const checks = [databaseCheck(deps.db), storageCheck(deps.storage), blobStorageCheck(deps.blobs), blobIntegrityCheck(deps.blobs), ...(deps.tls ? [tlsReadiness(deps.tls)] : [])];
+  const notices = noticesFrom(deps.config, { db: deps.db, clock: deps.clock, orgs, models: sharing.routeDeps.repo, locks: sharing.locks, tls: deps.tls });
+  const checks = [databaseCheck(deps.db), storageCheck(deps.storage), blobStorageCheck(deps.blobs), blobIntegrityCheck(deps.blobs), ...(deps.tls ? [tlsReadiness(deps.tls)] : []), ...(deps.services.replication ? [replicationCheck(deps.services.replication)] : [])];
   const table: AnyRoute[] = [
     ...healthRoutes(checks),
     ...statusRoutes({ sources: () => [...standardSources(deps), ...deps.services.statusSources], now: () => deps.clock.now(), log: deps.log, demo: !!demo }),
@@ -52,13 +54,7 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...invitationRoutes(orgs),
     ...organizationRoutes(orgs),
     ...organizationCsvRoutes(orgs),
-    ...noticeRoutes(
-      orgs,
-      new Notices({
-        db: deps.db, clock: deps.clock, orgs, models: sharing.routeDeps.repo, locks: sharing.locks, tls: deps.tls,
-        inactiveAfterMs: deps.config.notices.inactive_after, seatsWarnPercent: deps.config.notices.seats_warn_percent,
-      }),
-    ),
+    ...noticeRoutes(orgs, notices),
     ...sharingRoutes(sharing.routeDeps),
     // The admin API (issue 17): models, people, the audit log and certificates.
     ...modelAdminRoutes({ sharing, orgs, displayName: (personId) => identity.publicPerson(personId).display_name }),
@@ -66,7 +62,7 @@ export function routeTable(deps: AppDeps): AnyRoute[] {
     ...auditRoutes({ db: deps.db, keys: deps.keys, orgs }),
     ...tlsAdminRoutes(deps.tls, deps.db, orgs),
     ...jobAdminRoutes(deps.jobs, deps.config, orgs),
-    ...consoleRoutes(deps),
+    ...consoleRoutes(deps, notices),
     ...modelManagementRoutes({ models: sharing.models, locks: sharing.locks, rollbacks: sharing.rollbacks, blobs: deps.blobs, membersCsv: sharing.membersCsv }),
   ];
   // The contract, made from the table it describes (itself included) on first ask.

@@ -84,14 +84,13 @@ function rawProblem(code: 'header_too_large' | 'request_timeout' | 'bad_request'
  * connection and its buffers forever. While the response has not started, the client gets 408.
  */
 function watchIdle(server: http.Server, responses: WeakMap<net.Socket, http.ServerResponse>, idleMs: number, log: Log): void {
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    responses.set(req.socket, res);
-    res.once('close', () => {
-      if (responses.get(req.socket) === res) responses.delete(req.socket);
-    });
-  });
+  // The socket's latest response; one that has closed counts as none. No listener on the response:
+  // a streamed answer already carries ten 'close' listeners (ours and stream.pipeline's), and one
+  // more makes Node warn of a leak (MaxListenersExceededWarning).
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => void responses.set(req.socket, res));
   server.setTimeout(idleMs, (socket: net.Socket) => {
-    const res = responses.get(socket);
+    const latest = responses.get(socket);
+    const res = latest?.closed ? undefined : latest;
     const req = (res as (http.ServerResponse & { req?: http.IncomingMessage }) | undefined)?.req;
     if (!res || !req) return socket.destroy();
     log.warn({ idle_ms: idleMs, response_started: res.headersSent }, 'connection made no progress within server.idle_timeout; closed');
@@ -120,6 +119,10 @@ export async function listen(app: Koa<any>, options: ListenOptions, log: Log): P
     // whose small heartbeats would otherwise sit in the send buffer for days.
     keepAlive: true,
     keepAliveInitialDelay: options.idleTimeoutMs ?? 60_000,
+    // An idle connection between requests lasts as long as any other idle connection. Node's 5 s
+    // default races a client that reuses the connection just as the server closes it: a POST then
+    // fails without an answer, and a client may not safely repeat it.
+    keepAliveTimeout: options.idleTimeoutMs ?? 60_000,
   };
   const source = options.tls;
   const server = source

@@ -21,6 +21,8 @@ import { createSharing, type Sharing } from './sharing/setup.ts';
 import type { Authenticator } from './http/authenticate.ts';
 import { RateLimits } from './http/limits.ts';
 import { identityAuthenticator } from './identity/authenticator.ts';
+import { ReplicationService } from './replication/replication-service.ts';
+import { replicationSource } from './replication/status-source.ts';
 
 export interface Services {
   audit: AuditService;
@@ -40,6 +42,8 @@ export interface Services {
   metrics: Metrics;
   /** Status page rows beyond the standard ones (the last backup's, for one); read at each request. */
   statusSources: StatusSource[];
+  /** Litestream and the lag, when replication.enabled (stopped by `serve` before the database closes). */
+  replication: ReplicationService | undefined;
   start(): void;
   stop(): void;
 }
@@ -77,7 +81,8 @@ export function createServices(config: Config, stores: Stores, clock: Clock, log
   const mailer = createMailer(config);
   let orgs: OrganizationsService | undefined;
   const onSignIn = (person: Parameters<OrganizationsService['recordSignIn']>[0], groups: readonly string[], source: string) => orgs!.recordSignIn(person, groups, source);
-  const identity = new IdentityService({ config, db: stores.db, keys: stores.keys, clock, log, audit, providers, onSignIn });
+  const onProviderWithdrew = (person: Parameters<OrganizationsService['recordSignIn']>[0], provider: string, source: string) => orgs!.recordProviderWithdrawal(person, provider, source);
+  const identity = new IdentityService({ config, db: stores.db, keys: stores.keys, clock, log, audit, providers, onSignIn, onProviderWithdrew });
   orgs = new OrganizationsService({
     db: stores.db,
     keys: stores.keys,
@@ -110,6 +115,9 @@ export function createServices(config: Config, stores: Stores, clock: Clock, log
   // Model invitations join the list of GET /api/v1/invitations and count toward the same caps.
   orgs.invitations.addSource(sharing.invitations);
   privacy.addSource(sharingPersonalData(stores.db, stores.keys, identity.people));
+  // Commands that do not serve never start Litestream: only the serving process replicates.
+  const replication = config.replication.enabled && !options.withoutDemo ? new ReplicationService({ config, db: stores.db, log }) : undefined;
+  if (replication) metrics.observeReplication(() => replication.status());
   return {
     audit,
     identity,
@@ -121,14 +129,17 @@ export function createServices(config: Config, stores: Stores, clock: Clock, log
     authenticator,
     limits: Object.assign(new RateLimits({ perAddress: config.rate_limits.per_address, failedTokens: config.rate_limits.failed_tokens }), { onRefusal: (limit: string) => metrics.rateLimited(limit) }),
     metrics,
-    statusSources: [],
+    statusSources: replication ? [replicationSource(replication)] : [],
+    replication,
     start: () => {
       identity.providers.start();
       stores.storage.start();
+      replication?.start();
     },
     stop: () => {
       identity.providers.stop();
       stores.storage.stop();
+      void replication?.stop();
     },
   };
 }

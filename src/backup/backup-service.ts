@@ -17,6 +17,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { BlobBackend } from '../blobs/backend.ts';
+import { blobsInStore } from '../blobs/blob-service.ts';
 import type { Clock } from '../clock.ts';
 import { sealedSize } from '../crypto/stream-aead.ts';
 import type { Db } from '../db/open.ts';
@@ -110,6 +111,19 @@ export class BackupService {
         signal.throwIfAborted();
         const size = sealedSize(blob.size);
         const stored = known.get(blob.id);
+        if (store.objects) {
+          // Server-side: the bucket copies the object to the backup prefix; no byte comes here.
+          if (stored?.size !== size || (await store.objects.copies.size(blob.id)) !== size) {
+            if ((await store.objects.live.size(blob.id)) === undefined) throw new BackupError(`blob ${blob.id} is in the catalog but missing from the bucket`);
+            await store.objects.live.copyTo(blob.id, store.objects.copies.keyOf(blob.id));
+            const copied = await store.objects.copies.size(blob.id);
+            if (copied !== size) throw new BackupError(`blob ${blob.id} was copied with ${copied} bytes, its catalog row says ${size}`);
+            copiedBlobs++;
+            copiedBytes += size;
+          }
+          entries.push({ id: blob.id, size });
+          return;
+        }
         const onDisk = await fsp.stat(store.blobPath(blob.id)).catch(() => undefined);
         if (stored && stored.size === size && onDisk?.size === size) {
           entries.push(stored);
@@ -131,6 +145,7 @@ export class BackupService {
         master_key_ids: copy.masterKeyIds,
         audit_head: copy.auditHead,
         database: { file: databaseName, size: copy.size, sha256: copy.sha256 },
+        ...(store.objects ? { blob_store: 's3' as const } : {}),
         blobs: entries,
         stats: { blob_bytes: entries.reduce((n, b) => n + b.size, 0), copied_blobs: copiedBlobs, copied_bytes: copiedBytes },
       };
@@ -181,7 +196,8 @@ export class BackupService {
     try {
       copy.pragma('journal_mode = DELETE');
       facts = {
-        blobs: copy.prepare('SELECT id, size FROM blobs ORDER BY id').all() as { id: string; size: number }[],
+        // Inline blobs travel inside the database copy; the others are copied as files.
+        blobs: blobsInStore(copy),
         schemaVersion: (copy.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number }).v,
         masterKeyIds: (copy.prepare('SELECT DISTINCT wrapping_key_id AS id FROM data_keys ORDER BY id').all() as { id: string }[]).map((r) => r.id),
       };
@@ -229,7 +245,7 @@ export class BackupService {
     let removedBytes = 0;
     for await (const { id } of store.blobs.list()) {
       if (referenced.has(id)) continue;
-      removedBytes += (await fsp.stat(store.blobPath(id)).catch(() => undefined))?.size ?? 0;
+      removedBytes += (await store.blobs.size(id)) ?? 0;
       await store.blobs.remove(id);
       removedBlobs++;
     }

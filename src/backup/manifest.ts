@@ -18,8 +18,17 @@ const manifestSchema = z.object({
   /** The newest audit entry when the copy began: every entry up to it is in the copy. */
   audit_head: z.unknown(),
   database: z.object({ file: z.string(), size: z.number().int().nonnegative(), sha256: hex64 }),
-  /** Sealed blob files (in the store's blobs/), as stored: size on disk and SHA-256 of those bytes. */
-  blobs: z.array(z.object({ id: z.string().regex(/^[0-9a-f]{32}$/), size: z.number().int().nonnegative(), sha256: hex64 })),
+  /**
+   * Where the blob copies are: `fs` (the store's blobs/, the default) or `s3` (server-side copies in
+   * the bucket, see object-store.ts).
+   */
+  blob_store: z.enum(['fs', 's3']).optional(),
+  /**
+   * Sealed blobs as stored: size and SHA-256 of those bytes. Server-side copies in S3 have no SHA-256
+   * (the bytes never passed through the server); verify checks their size, and with the master key
+   * every segment and the catalog digest.
+   */
+  blobs: z.array(z.object({ id: z.string().regex(/^[0-9a-f]{32}$/), size: z.number().int().nonnegative(), sha256: hex64.optional() })),
   stats: z.object({ blob_bytes: z.number(), copied_blobs: z.number(), copied_bytes: z.number() }),
 });
 

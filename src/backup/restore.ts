@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { blobsInStore } from '../blobs/blob-service.ts';
 import { fsBackend } from '../blobs/fs-backend.ts';
 import { Keyring } from '../crypto/keyring.ts';
 import type { MasterKeySource } from '../crypto/master-keys.ts';
@@ -50,8 +51,20 @@ export async function restoreBackup(store: BackupStore, id: string, targetDir: s
     const dbFile = path.join(target, databaseName);
     await copyChecked(path.join(store.backupDir(id), databaseName), `${dbFile}.restoring`, manifest.database, `backups/${id}/${databaseName}`);
     await fsp.rename(`${dbFile}.restoring`, dbFile);
+    if (manifest.blob_store === 's3') {
+      // Server-side copies back to the live keys; the bytes stay in the object store.
+      const objects = store.objects;
+      if (!objects) throw new BackupError(`backup ${id} keeps its blobs in S3: restore it with the configuration that has storage.backend s3 and its storage.s3 settings`);
+      await eachLimited(manifest.blobs, 8, async (blob) => {
+        const size = await objects.copies.size(blob.id);
+        if (size === undefined) throw new BackupError(`${store.blobName(blob.id)} is missing from the backup store`);
+        if (size !== blob.size) throw new BackupError(`${store.blobName(blob.id)} in the backup is damaged: its size differs from the manifest`);
+        await objects.live.copyFrom(objects.copies.keyOf(blob.id), blob.id);
+        if ((await objects.live.size(blob.id)) !== blob.size) throw new BackupError(`blob ${blob.id} did not copy back whole`);
+      });
+    }
     const backend = fsBackend(path.join(target, 'blobs'));
-    await eachLimited(manifest.blobs, 4, async (blob) => {
+    await eachLimited(manifest.blob_store === 's3' ? [] : manifest.blobs, 4, async (blob) => {
       const writer = await backend.create(blob.id);
       try {
         const hash = crypto.createHash('sha256');
@@ -71,15 +84,10 @@ export async function restoreBackup(store: BackupStore, id: string, targetDir: s
     });
     const db = new Database(dbFile);
     try {
-      const integrity = (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check);
-      if (integrity.join() !== 'ok') throw new BackupError(`the restored database fails integrity_check: ${integrity.slice(0, 3).join('; ')}`);
+      checkRestoredDatabase(db, masterKeys);
       const listed = new Set(manifest.blobs.map((b) => b.id));
-      const unlisted = (db.prepare('SELECT id FROM blobs').all() as { id: string }[]).find((r) => !listed.has(r.id));
+      const unlisted = blobsInStore(db).find((r) => !listed.has(r.id));
       if (unlisted) throw new BackupError(`blob ${unlisted.id} is in the database but not in the backup`);
-      if (masterKeys) {
-        const keys = new Keyring(db, masterKeys);
-        for (const { id: keyId } of db.prepare('SELECT id FROM data_keys').all() as { id: string }[]) keys.get(keyId);
-      }
     } finally {
       db.close();
     }
@@ -89,6 +97,23 @@ export async function restoreBackup(store: BackupStore, id: string, targetDir: s
     // Leave the directory as empty as it was found.
     for (const name of fs.readdirSync(target)) await fsp.rm(path.join(target, name), { recursive: true, force: true });
     throw error;
+  }
+}
+
+/**
+ * The checks every restored database passes before a server may start on it (a backup's or a
+ * replica's): SQLite's integrity_check, a schema this server knows, and, given the master keys, that
+ * every data key opens with them.
+ */
+export function checkRestoredDatabase(db: Database.Database, masterKeys?: MasterKeySource): void {
+  const integrity = (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check);
+  if (integrity.join() !== 'ok') throw new BackupError(`the restored database fails integrity_check: ${integrity.slice(0, 3).join('; ')}`);
+  const known = Math.max(...readMigrations().map((m) => m.version));
+  const newest = (db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+  if (newest > known) throw new BackupError(`the restored database has schema ${newest}, newer than this server knows (${known}); start it with that version or later`);
+  if (masterKeys) {
+    const keys = new Keyring(db, masterKeys);
+    for (const { id: keyId } of db.prepare('SELECT id FROM data_keys').all() as { id: string }[]) keys.get(keyId);
   }
 }
 

@@ -14,6 +14,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { fsBackend } from '../blobs/fs-backend.ts';
 import type { BlobBackend } from '../blobs/backend.ts';
+import type { BackupObjectStore } from './object-store.ts';
 import { parseManifest, type Manifest } from './manifest.ts';
 
 export class BackupError extends Error {
@@ -76,11 +77,19 @@ export async function hashFile(file: string): Promise<{ size: number; sha256: st
 export class BackupStore {
   readonly dir: string;
   readonly blobs: BlobBackend;
+  /** With blobs in S3: the copies live in the bucket (object-store.ts), not under `dir`. */
+  readonly objects: BackupObjectStore | undefined;
 
-  constructor(dir: string) {
+  constructor(dir: string, objects?: BackupObjectStore) {
     this.dir = path.resolve(dir);
     fs.mkdirSync(path.join(this.dir, 'backups'), { recursive: true, mode: 0o700 });
-    this.blobs = fsBackend(path.join(this.dir, 'blobs'));
+    this.objects = objects;
+    this.blobs = objects ? objects.copies : fsBackend(path.join(this.dir, 'blobs'));
+  }
+
+  /** Where a blob's copy is, for messages: a file under the store, or an object key. */
+  blobName(id: string): string {
+    return this.objects ? `s3:${this.objects.copies.bucket}/${this.objects.copies.keyOf(id)}` : path.relative(this.dir, this.blobPath(id));
   }
 
   backupDir(id: string): string {

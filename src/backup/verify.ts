@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { BlobService } from '../blobs/blob-service.ts';
+import { BlobService, blobsInStore } from '../blobs/blob-service.ts';
 import { Keyring } from '../crypto/keyring.ts';
 import type { MasterKeySource } from '../crypto/master-keys.ts';
 import { eachLimited } from './backup-service.ts';
@@ -40,6 +40,17 @@ export async function checkFile(file: string, expected: { size: number; sha256: 
   return undefined;
 }
 
+/** A blob copy against its manifest entry: the file's size and SHA-256, or the size of an S3 copy. */
+async function checkBlob(store: BackupStore, manifest: Manifest, blob: Manifest['blobs'][number]): Promise<string | undefined> {
+  if (manifest.blob_store === 's3' || blob.sha256 === undefined) {
+    if (!store.objects) return 'kept in S3 (storage.backend s3), but this configuration has no S3 storage to check it in';
+    const size = await store.objects.copies.size(blob.id);
+    if (size === undefined) return 'missing';
+    return size === blob.size ? undefined : `damaged: ${size} bytes, the manifest says ${blob.size}`;
+  }
+  return checkFile(store.blobPath(blob.id), { size: blob.size, sha256: blob.sha256 });
+}
+
 export async function verifyBackup(store: BackupStore, id: string, masterKeys?: MasterKeySource): Promise<VerifyReport> {
   const problems: Problem[] = [];
   const rel = (file: string) => path.relative(store.dir, file);
@@ -55,11 +66,10 @@ export async function verifyBackup(store: BackupStore, id: string, masterKeys?: 
   if (dbProblem) problems.push({ file: rel(dbFile), problem: dbProblem });
   const damagedBlobs = new Set<string>();
   await eachLimited(manifest.blobs, 4, async (blob) => {
-    const file = store.blobPath(blob.id);
-    const problem = await checkFile(file, blob);
+    const problem = await checkBlob(store, manifest, blob);
     if (problem) {
       damagedBlobs.add(blob.id);
-      problems.push({ file: rel(file), problem });
+      problems.push({ file: store.blobName(blob.id), problem });
     }
   });
   let decrypted = false;
@@ -70,8 +80,8 @@ export async function verifyBackup(store: BackupStore, id: string, masterKeys?: 
       const integrity = (copy.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check);
       if (integrity.join() !== 'ok') problems.push({ file: rel(dbFile), problem: `integrity_check: ${integrity.slice(0, 5).join('; ')}` });
       const listed = new Set(manifest.blobs.map((b) => b.id));
-      const rows = copy.prepare('SELECT id FROM blobs').all() as { id: string }[];
-      for (const row of rows) if (!listed.has(row.id)) problems.push({ file: rel(store.blobPath(row.id)), problem: 'in the database copy but not in the manifest' });
+      const rows = blobsInStore(copy);
+      for (const row of rows) if (!listed.has(row.id)) problems.push({ file: store.blobName(row.id), problem: 'in the database copy but not in the manifest' });
       if (masterKeys) {
         decrypted = true;
         await decryptAll(store, copy, masterKeys, damagedBlobs, problems, rel, rel(dbFile));
@@ -99,16 +109,18 @@ async function decryptAll(store: BackupStore, copy: Database.Database, masterKey
     }
   }
   const blobs = new BlobService(copy, keys, store.blobs);
-  const ids = (copy.prepare('SELECT id FROM blobs ORDER BY id').all() as { id: string }[]).map((r) => r.id).filter((id) => !skip.has(id) && fs.existsSync(store.blobPath(id)));
-  await eachLimited(ids, 2, async (id) => {
-    const info = blobs.info(id)!;
+  // Inline blobs are inside the database copy; a damaged one is named as part of that file.
+  const infos = (copy.prepare('SELECT id FROM blobs ORDER BY id').all() as { id: string }[]).map((r) => blobs.info(r.id)!);
+  const checked = infos.filter((info) => info.inline || (!skip.has(info.id) && (store.objects !== undefined || fs.existsSync(store.blobPath(info.id)))));
+  await eachLimited(checked, 2, async (info) => {
     if (badKeys.has(info.dataKeyId)) return;
+    const where = info.inline ? { file: dbName, what: `inline blob ${info.id} ` } : { file: store.blobName(info.id), what: '' };
     const hash = crypto.createHash('sha256');
     try {
       for await (const chunk of blobs.read(info)) hash.update(chunk as Buffer);
-      if (!hash.digest().equals(info.digests['sha-256'])) problems.push({ file: rel(store.blobPath(id)), problem: 'opens, but its content differs from the catalog digest' });
+      if (!hash.digest().equals(info.digests['sha-256'])) problems.push({ file: where.file, problem: `${where.what}opens, but its content differs from the catalog digest` });
     } catch (error) {
-      problems.push({ file: rel(store.blobPath(id)), problem: `does not decrypt: ${(error as Error).message}` });
+      problems.push({ file: where.file, problem: `${where.what}does not decrypt: ${(error as Error).message}` });
     }
   });
 }

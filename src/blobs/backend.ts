@@ -12,6 +12,15 @@ export interface BlobWriter {
   publish(): Promise<void>;
   /** Throws the bytes away. Safe to call after a failed write or publish. */
   abort(): Promise<void>;
+  /** Which backend the bytes go to, when several are in play (a migration between them). */
+  readonly location?: string;
+}
+
+/** Positional reads of one published blob into the caller's buffers (optional; see `openReader`). */
+export interface BlobReader {
+  /** Reads up to `target.length` bytes at `position` into `target`; resolves to how many (fewer only at the end). */
+  readInto(position: number, target: Uint8Array): Promise<number>;
+  close(): Promise<void>;
 }
 
 export interface BlobBackend {
@@ -19,6 +28,12 @@ export interface BlobBackend {
   create(id: string): Promise<BlobWriter>;
   /** The sealed bytes `[start, end)` of a published blob, in chunks of `chunkSize` where it can. */
   read(id: string, start: number, end: number, chunkSize?: number): Readable;
+  /**
+   * Optional: opens a published blob for positional reads straight into the caller's (shared)
+   * buffers, saving a copy per byte on large downloads. Without it, or when it resolves to undefined,
+   * `read` is used.
+   */
+  openReader?(id: string): Promise<BlobReader | undefined>;
   /** The stored (sealed) size of a published blob in bytes, or undefined when there is none. */
   size(id: string): Promise<number | undefined>;
   /** Removes a published blob; removing one that is gone is not an error. */
@@ -29,4 +44,11 @@ export interface BlobBackend {
   clearStaging(olderThanMs: number): Promise<number>;
   /** Checks that the storage is usable (for `/readyz`). */
   check(): Promise<void>;
+  /**
+   * Called inside the transaction that commits blob `id`, written to `location`: whether it may be
+   * committed now (absent: always). See blob-router.ts.
+   */
+  acceptsCommit?(id: string, location: string | undefined): boolean;
+  /** Lets go of connections (the stores are closing). */
+  close(): void;
 }

@@ -2,12 +2,19 @@
  * Blobs: the encrypted, digest-checked bytes of baselines and packets. This is how a byte of a model
  * travels from the socket to the disk and back:
  *
- *   put:  request stream → hash (sha-256, and sha-512 if the client sent one) → SegmentSealer →
- *         backend staging file → fsync → rename → directory fsync   (the blob is durable, not visible)
+ *   put:  request stream → 1 MiB batches → digest (sha-256, and sha-512 if the client sent one) on
+ *         one worker thread, seal on another (SealPipeline) → backend staging file → fsync →
+ *         rename → directory fsync   (the blob is durable, not visible)
  *   commit (inside the caller's DB transaction): the catalog row   (now it is visible)
- *   read: backend byte range → SegmentOpener, one segment at a time → response stream
+ *   read: backend byte range → 1 MiB runs of segments opened on the worker threads, a few ahead →
+ *         response stream
  *
- * Nothing ever holds a whole blob: memory stays at a few segments whatever the size.
+ * A small blob (up to `inlineMaxBytes`, when set) is sealed the same way but kept in the
+ * database (table blob_inline) instead of a file: its sealed bytes are inserted by `commit`, in the
+ * caller's transaction, so the group commit's one fsync makes it durable together with its rows.
+ * The backend only ever sees sealed bytes, and only of the blobs that are not inline.
+ *
+ * Nothing ever holds a whole blob: memory stays at a few batches whatever the size.
  */
 import crypto from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -15,18 +22,26 @@ import type { Db } from '../db/open.ts';
 import { AppError } from '../errors.ts';
 import { digestsMatch, StreamHasher, type DigestAlgorithm, type Digests } from '../crypto/digest.ts';
 import type { Keyring } from '../crypto/keyring.ts';
-import { BlobFormatError, headerSize, sealedSize, SegmentOpener, SegmentSealer, segmentSize, tagSize } from '../crypto/stream-aead.ts';
+import type { CryptoPool } from '../crypto/crypto-pool.ts';
+import { BlobFormatError, blobKeyFromHeader, headerSize, newBlobCipher, sealedSize, segmentSize } from '../crypto/stream-aead.ts';
 import type { Log } from '../log.ts';
 import type { BlobBackend } from './backend.ts';
 import { BlobDamage, type DamageReason } from './blob-damage.ts';
+import { openRange } from './open-pipeline.ts';
+import { SealPipeline } from './seal-pipeline.ts';
+import { moved } from './transfer-garbage.ts';
 import { isNoSpace } from './storage-monitor.ts';
 
 /** A blob written and durable but not yet visible: commit it in a transaction, or discard it. */
 export interface StagedBlob {
   id: string;
+  /** The backend it was written to (see BlobBackend.acceptsCommit). */
+  location?: string | undefined;
   dataKeyId: string;
   size: number;
   digests: Digests & { 'sha-256': Buffer };
+  /** The sealed bytes of a blob kept in the database; `commit` inserts them. */
+  inline?: Buffer | undefined;
 }
 
 export interface BlobInfo {
@@ -35,6 +50,8 @@ export interface BlobInfo {
   size: number;
   digests: Digests & { 'sha-256': Buffer };
   createdAt: string;
+  /** Kept in the database (blob_inline), not in the backend. */
+  inline: boolean;
 }
 
 interface BlobRow {
@@ -44,6 +61,7 @@ interface BlobRow {
   sha256: Buffer;
   sha512: Buffer | null;
   created_at: string;
+  inline: number;
 }
 
 export interface PutOptions {
@@ -61,16 +79,18 @@ export interface BlobServiceOptions {
   log?: Log | undefined;
   /** Says whether the storage is present and has room; asked before every upload. */
   storage?: { assertWritable(): Promise<void>; status(): { state: string } } | undefined;
+  /** Blobs up to this many bytes are kept in the database instead of the backend; 0 keeps none there. */
+  inlineMaxBytes?: number | undefined;
+  /** Worker threads that digest, seal and open; without them this thread does it (storage.crypto_workers). */
+  pool?: CryptoPool | undefined;
 }
-
-/** Bytes gathered before one write to storage: large writes, few system calls. */
-const writeBatch = 1024 * 1024;
 
 export class BlobService {
   readonly #keys: Keyring;
   readonly #backend: BlobBackend;
   readonly #sql;
   readonly #options: BlobServiceOptions;
+  readonly #pool: CryptoPool | undefined;
   /** The register of blobs found damaged. */
   readonly damage: BlobDamage;
 
@@ -78,10 +98,17 @@ export class BlobService {
     this.#keys = keys;
     this.#backend = backend;
     this.#options = options;
+    this.#pool = options.pool;
     this.damage = new BlobDamage(db);
+    // A database from before migration 0015 (a backup being verified) has no inline blobs.
+    const inlineTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blob_inline'").get() !== undefined;
+    const inline = inlineTable ? 'EXISTS (SELECT 1 FROM blob_inline i WHERE i.blob_id = blobs.id)' : '0';
     this.#sql = {
       insert: db.prepare('INSERT INTO blobs (id, data_key_id, size, sha256, sha512, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
-      get: db.prepare<[string], BlobRow>('SELECT id, data_key_id, size, sha256, sha512, created_at FROM blobs WHERE id = ?'),
+      insertInline: inlineTable ? db.prepare('INSERT INTO blob_inline (blob_id, sealed) VALUES (?, ?)') : undefined,
+      inlineBytes: inlineTable ? db.prepare<[string], { sealed: Buffer }>('SELECT sealed FROM blob_inline WHERE blob_id = ?') : undefined,
+      inlineSize: inlineTable ? db.prepare<[string], { n: number }>('SELECT length(sealed) AS n FROM blob_inline WHERE blob_id = ?') : undefined,
+      get: db.prepare<[string], BlobRow>(`SELECT id, data_key_id, size, sha256, sha512, created_at, ${inline} AS inline FROM blobs WHERE id = ?`),
       exists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM blobs WHERE id = ?'),
       delete: db.prepare('DELETE FROM blobs WHERE id = ?'),
       ids: db.prepare<[], { id: string }>('SELECT id FROM blobs ORDER BY created_at, id'),
@@ -110,47 +137,38 @@ export class BlobService {
     // Refused before a byte is read when the storage is gone or below its free-space floor.
     await this.#options.storage?.assertWritable();
     const id = crypto.randomBytes(16).toString('hex');
-    const sealer = new SegmentSealer(options.dataKeyId, this.#keys.get(options.dataKeyId), id);
-    const hasher = new StreamHasher(['sha-256', ...(Object.keys(options.expected) as DigestAlgorithm[])]);
-    const writer = await this.#backend.create(id);
-    let size = 0;
+    const { header, key } = newBlobCipher(options.dataKeyId, this.#keys.get(options.dataKeyId), id);
+    const algorithms: DigestAlgorithm[] = ['sha-256', ...(Object.keys(options.expected) as DigestAlgorithm[])];
+    const pipeline = new SealPipeline(this.#pool, key, header, [...new Set(algorithms)], () => this.#backend.create(id), this.#options.inlineMaxBytes ?? 0);
     try {
-      let batch: Buffer[] = [sealer.header];
-      let batchBytes = headerSize;
+      let size = 0;
       try {
         for await (const chunk of source) {
-          size += chunk.length;
+          size += (chunk as Buffer).length;
           if (size > options.maxBytes) {
             throw new AppError('payload_too_large', `The body is larger than the limit of ${options.maxBytes} bytes`, {
               extra: { limit: options.maxBytes },
             });
           }
-          hasher.update(chunk);
-          for (const segment of sealer.push(chunk)) {
-            batch.push(segment);
-            batchBytes += segment.length;
-          }
-          if (batchBytes >= writeBatch) {
-            await writer.write(batch);
-            batch = [];
-            batchBytes = 0;
-          }
+          await pipeline.push(chunk as Buffer);
+          moved((chunk as Buffer).length);
         }
       } catch (error) {
         if (error instanceof AppError) throw error;
         if (isClientAbort(error)) throw new AppError('request_incomplete', 'The body ended before it was complete', { cause: error });
         throw error;
       }
-      batch.push(sealer.finish());
-      await writer.write(batch);
-      const digests = hasher.digests() as StagedBlob['digests'];
+      const sealed = await pipeline.finish();
+      const digests = sealed.digests as StagedBlob['digests'];
       if (!digestsMatch(options.expected, digests)) {
         throw new AppError('digest_mismatch', 'The bytes received do not match the Content-Digest sent with them');
       }
-      await writer.publish();
-      return { id, dataKeyId: options.dataKeyId, size, digests };
+      // A blob kept inline becomes durable with its catalog row, in the caller's transaction.
+      await pipeline.writer?.publish();
+      return { id, location: pipeline.writer?.location, dataKeyId: options.dataKeyId, size, digests, inline: sealed.inline };
     } catch (error) {
-      await writer.abort();
+      await pipeline.abort();
+      await pipeline.writer?.abort();
       throw error;
     }
   }
@@ -160,12 +178,21 @@ export class BlobService {
    * caller's transaction together with the row that refers to the blob.
    */
   commit(blob: StagedBlob, now = new Date()): void {
+    // Inside the transaction, so it cannot interleave with a migration's switch: bytes written to the
+    // backend that was just switched away from would never reach the new one.
+    if (this.#backend.acceptsCommit && !this.#backend.acceptsCommit(blob.id, blob.location)) {
+      throw new AppError('service_unavailable', 'The blob storage was switched while this was sent; send it again', { headers: { 'Retry-After': '1' } });
+    }
     this.#sql.insert.run(blob.id, blob.dataKeyId, blob.size, blob.digests['sha-256'], blob.digests['sha-512'] ?? null, now.toISOString());
+    if (blob.inline) {
+      if (!this.#sql.insertInline) throw new Error('this database has no table for inline blobs');
+      this.#sql.insertInline.run(blob.id, blob.inline);
+    }
   }
 
   /** Throws away a staged blob whose transaction did not commit. */
   async discard(blob: StagedBlob): Promise<void> {
-    if (!this.#sql.exists.get(blob.id)) await this.#backend.remove(blob.id);
+    if (!blob.inline && !this.#sql.exists.get(blob.id)) await this.#backend.remove(blob.id);
   }
 
   info(id: string): BlobInfo | undefined {
@@ -173,7 +200,7 @@ export class BlobService {
     if (!row) return undefined;
     const digests: BlobInfo['digests'] = { 'sha-256': row.sha256 };
     if (row.sha512) digests['sha-512'] = row.sha512;
-    return { id: row.id, dataKeyId: row.data_key_id, size: row.size, digests, createdAt: row.created_at };
+    return { id: row.id, dataKeyId: row.data_key_id, size: row.size, digests, createdAt: row.created_at, inline: row.inline === 1 };
   }
 
   /**
@@ -188,7 +215,10 @@ export class BlobService {
   /** Passes the plaintext on; a segment that does not authenticate marks the blob damaged and is logged. */
   async *#watched(blob: BlobInfo, plaintext: AsyncGenerator<Buffer>, context: ReadContext): AsyncGenerator<Buffer> {
     try {
-      yield* plaintext;
+      for await (const chunk of plaintext) {
+        yield chunk;
+        moved(chunk.length);
+      }
     } catch (error) {
       if (error instanceof BlobFormatError) this.#damaged(blob.id, 'unauthentic', context, error);
       throw error;
@@ -214,7 +244,7 @@ export class BlobService {
    */
   async assertIntact(blob: BlobInfo, context: ReadContext = {}): Promise<void> {
     if (!this.damage.reasonFor(blob.id)) {
-      const stored = await this.#backend.size(blob.id);
+      const stored = await this.#storedSize(blob);
       if (stored === sealedSize(blob.size)) return;
       // A missing file while the whole data directory is away is an outage, not damage.
       if (stored === undefined && this.#options.storage && this.#options.storage.status().state === 'missing') {
@@ -239,7 +269,7 @@ export class BlobService {
       this.#damaged(blob.id, reason, context, error);
       return { ok: false as const, reason: this.damage.reasonFor(blob.id) ?? reason };
     };
-    const stored = await this.#backend.size(blob.id);
+    const stored = await this.#storedSize(blob);
     if (stored === undefined) return fail('missing');
     if (stored !== sealedSize(blob.size)) return fail('truncated');
     const hasher = new StreamHasher(Object.keys(blob.digests) as DigestAlgorithm[]);
@@ -254,38 +284,29 @@ export class BlobService {
     return { ok: true };
   }
 
+  /** The stored (sealed) size of a blob, wherever it is kept. */
+  async #storedSize(blob: BlobInfo): Promise<number | undefined> {
+    if (blob.inline) return this.#sql.inlineSize?.get(blob.id)?.n;
+    return this.#backend.size(blob.id);
+  }
+
+  /** The sealed bytes `[from, to)` of a blob, in chunks of about `chunkSize`. */
+  #sealed(blob: BlobInfo, from: number, to: number, chunkSize?: number): AsyncIterable<Buffer> | Iterable<Buffer> {
+    if (!blob.inline) return this.#backend.read(blob.id, from, to, chunkSize);
+    const row = this.#sql.inlineBytes?.get(blob.id);
+    if (!row) throw new BlobFormatError(`blob ${blob.id} is missing from the database`);
+    return [row.sealed.subarray(from, to)];
+  }
+
+  /** The plaintext of `[start, end)` (open-pipeline.ts). */
   async *#plaintext(blob: BlobInfo, start: number, end: number): AsyncGenerator<Buffer> {
-    const total = sealedSize(blob.size);
-    const header = await collect(this.#backend.read(blob.id, 0, headerSize));
-    const opener = new SegmentOpener(header, this.#keys.get(blob.dataKeyId), blob.id, blob.size);
-    const first = Math.floor(start / segmentSize);
-    const last = end === start ? first : Math.min(opener.lastIndex, Math.floor((end - 1) / segmentSize));
-    const sealedSegment = segmentSize + tagSize;
-    const from = headerSize + first * sealedSegment;
-    const to = Math.min(total, headerSize + (last + 1) * sealedSegment);
-    // The part of segment `i`'s plaintext that lies inside the range.
-    const inRange = (i: number, plain: Buffer) => plain.subarray(Math.max(0, start - i * segmentSize), Math.max(0, end - i * segmentSize));
-    let index = first;
-    let rest: Buffer = Buffer.alloc(0);
-    // Chunks of whole segments, so a segment is almost never split between two reads (no copying).
-    for await (const chunk of this.#backend.read(blob.id, from, to, 16 * sealedSegment)) {
-      const bytes = rest.length === 0 ? (chunk as Buffer) : Buffer.concat([rest, chunk as Buffer]);
-      let offset = 0;
-      while (bytes.length - offset >= sealedSegment && index <= last) {
-        const plain = inRange(index, opener.open(index, bytes.subarray(offset, offset + sealedSegment)));
-        if (plain.length > 0) yield plain;
-        offset += sealedSegment;
-        index++;
-      }
-      rest = bytes.subarray(offset);
-    }
-    if (index <= last) {
-      if (index !== last && index !== opener.lastIndex) throw new BlobFormatError(`blob ${blob.id} is shorter than its catalog says`);
-      const plain = inRange(index, opener.open(index, rest));
-      if (plain.length > 0) yield plain;
-      index++;
-    }
-    if (index <= last) throw new BlobFormatError(`blob ${blob.id} is shorter than its catalog says`);
+    const header = await collect(this.#sealed(blob, 0, headerSize));
+    const key = blobKeyFromHeader(header, this.#keys.get(blob.dataKeyId), blob.id);
+    const source = {
+      read: (from: number, to: number, chunkSize: number) => this.#sealed(blob, from, to, chunkSize),
+      openReader: async () => (blob.inline ? undefined : this.#backend.openReader?.(blob.id)),
+    };
+    yield* openRange(source, this.#pool, key, blob, start, end);
   }
 
   /**
@@ -299,8 +320,9 @@ export class BlobService {
 
   /** Removes a blob: the row first (invisible at once), then the file. */
   async remove(id: string): Promise<void> {
-    this.#sql.delete.run(id);
-    await this.#backend.remove(id);
+    const inline = this.info(id)?.inline ?? false;
+    this.#sql.delete.run(id); // an inline blob's bytes go with its row (ON DELETE CASCADE)
+    if (!inline) await this.#backend.remove(id);
   }
 
   /**
@@ -324,6 +346,21 @@ export class BlobService {
   async check(): Promise<void> {
     await this.#backend.check();
   }
+
+  /** Starts the worker threads now, so the first large upload does not wait for them (`serve`). */
+  warm(): void {
+    this.#pool?.warm();
+  }
+}
+
+/**
+ * The catalogued blobs kept in the blob store (files), not inline in the database: what a backup
+ * copies beside its database copy. Works on a database from before migration 0015 too.
+ */
+export function blobsInStore(db: Db): { id: string; size: number }[] {
+  const inlineTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blob_inline'").get() !== undefined;
+  const where = inlineTable ? 'WHERE id NOT IN (SELECT blob_id FROM blob_inline)' : '';
+  return db.prepare(`SELECT id, size FROM blobs ${where} ORDER BY id`).all() as { id: string; size: number }[];
 }
 
 function isClientAbort(error: unknown): boolean {
@@ -331,7 +368,7 @@ function isClientAbort(error: unknown): boolean {
   return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (error as Error | undefined)?.message === 'aborted';
 }
 
-async function collect(stream: Readable): Promise<Buffer> {
+async function collect(stream: AsyncIterable<unknown> | Iterable<unknown>): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);

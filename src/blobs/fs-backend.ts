@@ -46,7 +46,9 @@ export function fsBackend(dir: string): BlobBackend {
   return {
     async create(id) {
       const target = published(id);
-      const temp = path.join(staging, id);
+      // A name of its own per write: a write of the same blob cut short earlier (a migration killed
+      // mid-copy) leaves a file that the staging sweep removes, and must not block this one.
+      const temp = path.join(staging, `${id}.${crypto.randomBytes(4).toString('hex')}`);
       const handle = await fsp.open(temp, 'wx', 0o600);
       let closed = false;
       const close = async () => {
@@ -97,6 +99,22 @@ export function fsBackend(dir: string): BlobBackend {
       return fs.createReadStream(published(id), { start, end: end - 1, highWaterMark: chunkSize });
     },
 
+    async openReader(id) {
+      const handle = await fsp.open(published(id), 'r');
+      return {
+        async readInto(position, target) {
+          let done = 0;
+          while (done < target.length) {
+            const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
+            if (bytesRead === 0) break;
+            done += bytesRead;
+          }
+          return done;
+        },
+        close: () => handle.close(),
+      };
+    },
+
     async size(id) {
       const stat = await fsp.stat(published(id)).catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') return undefined;
@@ -139,6 +157,10 @@ export function fsBackend(dir: string): BlobBackend {
       const probe = path.join(staging, `.ready-${process.pid}-${crypto.randomUUID()}`);
       await fsp.writeFile(probe, '');
       await fsp.rm(probe);
+    },
+
+    close() {
+      // Nothing is held open between calls.
     },
   };
 }

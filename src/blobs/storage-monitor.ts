@@ -35,12 +35,19 @@ export function isNoSpace(error: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
 }
 
+/** How long, and how far above the floor, a finding of room to spare is trusted for new uploads. */
+const reuseMs = 1000;
+const reuseMargin = 256 * 1024 * 1024;
+
 export class StorageMonitor {
   readonly #o: StorageMonitorOptions;
   readonly #identity: { dev: number; ino: number };
   #status: StorageStatus = { state: 'ok' };
   #timer: NodeJS.Timeout | undefined;
   #running = false;
+  #checking: Promise<StorageStatus> | undefined;
+  /** When the last measurement began (performance.now()). */
+  #measuredAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: StorageMonitorOptions) {
     this.#o = options;
@@ -71,8 +78,16 @@ export class StorageMonitor {
     return this.#status;
   }
 
-  /** Looks at the storage now, records what it found and logs a change of state. */
-  async check(): Promise<StorageStatus> {
+  /**
+   * Looks at the storage now, records what it found and logs a change of state. Callers at the same
+   * moment (many uploads starting together) share one look instead of a stat and statfs each.
+   */
+  check(): Promise<StorageStatus> {
+    this.#checking ??= this.#check().finally(() => (this.#checking = undefined));
+    return this.#checking;
+  }
+
+  async #check(): Promise<StorageStatus> {
     const next = await this.#measure();
     const before = this.#status.state;
     this.#status = next;
@@ -91,6 +106,7 @@ export class StorageMonitor {
   }
 
   async #measure(): Promise<StorageStatus> {
+    this.#measuredAt = performance.now();
     try {
       const stat = await fsp.stat(this.#o.dataDir);
       if (stat.dev !== this.#identity.dev || stat.ino !== this.#identity.ino) return { state: 'missing' };
@@ -109,9 +125,18 @@ export class StorageMonitor {
     }
   }
 
-  /** Refuses a new upload when the storage is gone or below its floor (checked now: cheap, and exact). */
+  /**
+   * Refuses a new upload when the storage is gone or below its floor. Checked now, unless a check of
+   * the last second (and of less than `intervalMs`) found the storage there with room to spare
+   * (`reuseMargin` above the floor): a stat and a statfs on the thread pool for every write-out
+   * cost more than they tell then. Near the floor, or after any other finding, every upload looks
+   * again. (A disk that fills during the write still answers 507: see BlobService.put.)
+   */
   async assertWritable(): Promise<void> {
-    const status = await this.check();
+    const last = this.#status;
+    const recent = performance.now() - this.#measuredAt < Math.min(reuseMs, this.#o.intervalMs);
+    const roomy = last.state === 'ok' && last.freeBytes !== undefined && last.freeBytes - this.#o.minFreeBytes >= reuseMargin;
+    const status = recent && roomy ? last : await this.check();
     if (status.state === 'missing') this.assertServing();
     if (status.state === 'low_space') {
       throw new AppError('insufficient_storage', 'The server is low on storage space; try again once an administrator has freed some');

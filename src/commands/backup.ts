@@ -1,18 +1,20 @@
 /** `modelshare backup run | list | verify [ID] | prune` and `modelshare restore ID --data-dir DIR`. */
 import fs from 'node:fs';
 import { restoreBackup } from '../backup/restore.ts';
+import { backupObjectStore } from '../backup/object-store.ts';
+import type { S3BlobBackend } from '../blobs/s3-backend.ts';
 import { BackupError, BackupStore } from '../backup/store.ts';
 import { verifyBackup, type VerifyReport } from '../backup/verify.ts';
-import { openStores, type Stores } from '../boot.ts';
+import { openBlobBackend, openStores, type Stores } from '../boot.ts';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config/options.ts';
-import { keyFile, suppliedKeys, type MasterKeySource } from '../crypto/master-keys.ts';
 import { scheduledJobs } from '../jobs/jobs.ts';
 import { JobRunner, type Job } from '../jobs/runner.ts';
 import { createBackups } from '../jobs/setup.ts';
 import type { Log } from '../log.ts';
 import type { Command } from './index.ts';
 import { printReport } from './jobs.ts';
+import { existingMasterKeys, restoreFromReplicaCommand } from './replication.ts';
 import { parse, setup } from './common.ts';
 
 interface BackupContext {
@@ -116,21 +118,21 @@ export const backupPruneCommand: Command = {
   },
 };
 
-/** The configured master keys if they exist; never creates a key file (a restore must use the kept one). */
-function existingMasterKeys(config: Config): MasterKeySource | undefined {
-  if (config.keys.master_key !== undefined) return suppliedKeys(config.keys.master_key);
-  return fs.existsSync(config.keys.key_file) ? keyFile(config.keys.key_file) : undefined;
-}
-
 export const restoreCommand: Command = {
-  summary: 'restore a backup into an empty directory: modelshare restore ID --data-dir DIR',
+  summary: 'restore a backup into an empty directory (restore ID --data-dir DIR), or the database from the replica (restore --from-replica)',
   help:
-    'Usage: modelshare restore ID --data-dir DIR [--from BACKUP_DIR] [--config FILE]\n\n' +
+    'Usage: modelshare restore ID --data-dir DIR [--from BACKUP_DIR] [--config FILE]\n' +
+    '       modelshare restore --from-replica [--at TIME] --data-dir DIR [--config FILE]\n\n' +
     'Restores backup ID (see `backup list`) from backup.dir (or --from) into DIR, which must be empty or new,\n' +
     'checking every file\'s SHA-256 as it is copied and the database with integrity_check. With the master key of\n' +
     'the configuration (keys.key_file or keys.master_key) it also checks that every data key opens. The master key\n' +
-    'is never in a backup: point keys.key_file at the kept key file, set data_dir to DIR, and start the server.\n',
+    'is never in a backup: point keys.key_file at the kept key file, set data_dir to DIR, and start the server.\n\n' +
+    'With --from-replica, the database comes from the replica of replication.* (Litestream), at its latest point or as\n' +
+    'it was at TIME (RFC 3339, e.g. 2026-03-01T14:30:00Z), into DIR (which must hold no database; the blob mount and the\n' +
+    'key file may be there). Then integrity_check, the data keys, and every blob the database references is looked\n' +
+    'for in the configured blob storage; missing ones are listed and the exit code is 1.\n',
   async run(args) {
+    if (args.includes('--from-replica')) return restoreFromReplicaCommand(args);
     const { values, positionals } = parse(args, { 'data-dir': { type: 'string' }, from: { type: 'string' } }, true);
     const { config } = setup(values);
     const id = positionals[0];
@@ -142,8 +144,15 @@ export const restoreCommand: Command = {
     }
     if (!from) throw new BackupError('backup.dir is not set: name the backup directory with --from DIR');
     const keys = existingMasterKeys(config);
-    const report = await restoreBackup(new BackupStore(from), id, target, keys);
-    process.stdout.write(`restored backup ${report.id} into ${report.target}: ${report.blobs} blobs, ${report.bytes} bytes, every digest checked\n`);
+    // With blobs in S3, the blobs are copied back inside the bucket (server-side), not into DIR.
+    const live = config.storage.backend === 's3' ? (openBlobBackend(config, undefined, 's3') as S3BlobBackend) : undefined;
+    let report;
+    try {
+      report = await restoreBackup(new BackupStore(from, live && backupObjectStore(live, config.storage.s3.prefix)), id, target, keys);
+    } finally {
+      live?.close();
+    }
+    process.stdout.write(`restored backup ${report.id} into ${report.target}: ${report.blobs} blobs, ${report.bytes} bytes, ${live ? 'the database\'s digest checked, the blobs copied back inside the bucket and their sizes checked' : 'every digest checked'}\n`);
     if (report.keysChecked) process.stdout.write(`every data key opens with the master key(s) of ${keys!.description}\n`);
     else process.stdout.write(`NOT CHECKED: no master key found (${config.keys.key_file}). The backup needs master key(s) ${report.masterKeyIds.join(', ')}: point keys.key_file at the kept key file before starting the server.\n`);
     process.stdout.write(`next: set data_dir to ${report.target} and start the server (it applies any newer migrations)\n`);

@@ -2,12 +2,13 @@
 import { adminTokenCommand } from './admin.ts';
 import { auditVerifyCommand } from './audit.ts';
 import { backupListCommand, backupPruneCommand, backupRunCommand, backupVerifyCommand, restoreCommand } from './backup.ts';
-import { blobsVerifyCommand } from './blobs.ts';
+import { blobsMigrateCommand, blobsVerifyCommand } from './blobs.ts';
 import { certsCsrCommand, certsImportCommand, certsShowCommand } from './certs.ts';
 import { configCheckCommand } from './config-check.ts';
 import { jobsCommand, jobsRunCommand } from './jobs.ts';
 import { keysRetireCommand, keysRotateCommand, keysRotateDataCommand, keysStatusCommand } from './keys.ts';
 import { migrateCommand } from './migrate.ts';
+import { replicationStatusCommand } from './replication.ts';
 import { serveCommand } from './serve.ts';
 
 export interface Command {
@@ -36,8 +37,10 @@ export const commands: Record<string, Command> = {
   'backup verify': backupVerifyCommand,
   'backup prune': backupPruneCommand,
   restore: restoreCommand,
+  'replication status': replicationStatusCommand,
   'audit verify': auditVerifyCommand,
   'blobs verify': blobsVerifyCommand,
+  'blobs migrate': blobsMigrateCommand,
 };
 
 export function usage(): string {

@@ -156,7 +156,7 @@ const sizeUnits: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB
 /** A size in bytes, written as a number of bytes or with a binary unit (`256MiB`, `20GiB`). */
 export function size(doc: string, defaultValue: string): Option<number> {
   const parse = (raw: unknown): number => {
-    if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw > 0) return raw;
+    if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return raw; // as the string "0" is
     const match = typeof raw === 'string' ? /^(\d+)\s*(B|KiB|MiB|GiB|TiB)?$/.exec(raw.trim()) : null;
     if (!match) throw new OptionValueError(`expected a size such as 1048576, 512KiB, 256MiB or 20GiB, got ${describe(raw)}`);
     return Number(match[1]) * sizeUnits[match[2] ?? 'B']!;

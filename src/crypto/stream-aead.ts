@@ -29,8 +29,20 @@ export function sealedSize(plaintextSize: number): number {
   return headerSize + plaintextSize + segments * tagSize;
 }
 
+/**
+ * Each data key as a KeyObject, made once: hkdfSync given a Buffer makes a KeyObject of it on every
+ * call, which took longer than the derivation itself, once per blob written or read.
+ */
+const secretKeys = new WeakMap<Buffer, crypto.KeyObject>();
+
+function secretKey(dataKey: Buffer): crypto.KeyObject {
+  let key = secretKeys.get(dataKey);
+  if (!key) secretKeys.set(dataKey, (key = crypto.createSecretKey(dataKey)));
+  return key;
+}
+
 function blobKey(dataKey: Buffer, salt: Buffer, blobId: string): Buffer {
-  return Buffer.from(crypto.hkdfSync('sha256', dataKey, salt, `modelshare blob v1\0${blobId}`, 32));
+  return Buffer.from(crypto.hkdfSync('sha256', secretKey(dataKey), salt, `modelshare blob v1\0${blobId}`, 32));
 }
 
 function nonce(index: number, last: boolean): Buffer {
@@ -40,88 +52,72 @@ function nonce(index: number, last: boolean): Buffer {
   return n;
 }
 
-/** Seals a stream of plaintext into segments. Feed it with `push`, end it with `finish`. */
-export class SegmentSealer {
-  readonly header: Buffer;
-  readonly #key: Buffer;
-  #index = 0;
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
-
-  constructor(dataKeyId: string, dataKey: Buffer, blobId: string) {
-    const salt = crypto.randomBytes(32);
-    this.header = Buffer.concat([magic, Buffer.from([segmentLog2, 0, 0, 0]), Buffer.from(dataKeyId, 'hex'), salt]);
-    this.#key = blobKey(dataKey, salt, blobId);
-  }
-
-  #seal(plaintext: Buffer, last: boolean): Buffer {
-    const cipher = crypto.createCipheriv('aes-256-gcm', this.#key, nonce(this.#index++, last));
-    const out = Buffer.allocUnsafe(plaintext.length + tagSize);
-    const body = cipher.update(plaintext);
-    body.copy(out, 0);
-    cipher.final();
-    cipher.getAuthTag().copy(out, plaintext.length);
-    return out;
-  }
-
-  /**
-   * Takes plaintext and returns the sealed segments it completes. A full segment is sealed only once
-   * more bytes follow it, because until then it might be the last one.
-   */
-  push(chunk: Buffer): Buffer[] {
-    this.#pending.push(chunk);
-    this.#pendingBytes += chunk.length;
-    const out: Buffer[] = [];
-    if (this.#pendingBytes <= segmentSize) return out;
-    let all = Buffer.concat(this.#pending, this.#pendingBytes);
-    let offset = 0;
-    while (all.length - offset > segmentSize) {
-      out.push(this.#seal(all.subarray(offset, offset + segmentSize), false));
-      offset += segmentSize;
-    }
-    all = all.subarray(offset);
-    this.#pending = [all];
-    this.#pendingBytes = all.length;
-    return out;
-  }
-
-  /** Seals what is left as the last segment. */
-  finish(): Buffer {
-    const last = this.#seal(Buffer.concat(this.#pending, this.#pendingBytes), true);
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    return last;
-  }
+/** The header and the blob's own key for a new blob (a fresh random salt). */
+export function newBlobCipher(dataKeyId: string, dataKey: Buffer, blobId: string): { header: Buffer; key: Buffer } {
+  const salt = crypto.randomBytes(32);
+  const header = Buffer.concat([magic, Buffer.from([segmentLog2, 0, 0, 0]), Buffer.from(dataKeyId, 'hex'), salt]);
+  return { header, key: blobKey(dataKey, salt, blobId) };
 }
 
-/** Reads a header and opens segments of one blob by index. */
-export class SegmentOpener {
-  readonly #key: Buffer;
-  readonly #lastIndex: number;
+/** Checks a stored header and derives the blob's own key from it. */
+export function blobKeyFromHeader(header: Buffer, dataKey: Buffer, blobId: string): Buffer {
+  if (header.length !== headerSize || !header.subarray(0, 4).equals(magic) || header[4] !== segmentLog2) {
+    throw new BlobFormatError(`blob ${blobId} does not start with a known header`);
+  }
+  return blobKey(dataKey, header.subarray(24, 56), blobId);
+}
 
-  /** `plaintextSize` comes from the catalog; it fixes which segment must carry the last flag. */
-  constructor(header: Buffer, dataKey: Buffer, blobId: string, plaintextSize: number) {
-    if (header.length !== headerSize || !header.subarray(0, 4).equals(magic) || header[4] !== segmentLog2) {
-      throw new BlobFormatError(`blob ${blobId} does not start with a known header`);
+/** The index of the segment that carries the last flag in a blob of `plaintextSize` bytes. */
+export function lastSegmentIndex(plaintextSize: number): number {
+  return Math.max(0, Math.ceil(plaintextSize / segmentSize) - 1);
+}
+
+/**
+ * Seals `plaintext` as the segments `first, first + 1, …` into one buffer (each segment's ciphertext
+ * followed by its tag). Unless `final`, the plaintext must be whole segments; when `final`, its last
+ * (possibly short, or empty for an empty blob) segment carries the last flag. Written into `target`
+ * when given (it must be large enough), else into a new buffer.
+ */
+export function sealSegments(key: Uint8Array, first: number, plaintext: Uint8Array, final: boolean, target?: Buffer): Buffer {
+  const count = final ? Math.max(1, Math.ceil(plaintext.length / segmentSize)) : plaintext.length / segmentSize;
+  if (!Number.isInteger(count)) throw new RangeError('only the final run of segments may end in a partial segment');
+  const out = target ? target.subarray(0, plaintext.length + count * tagSize) : Buffer.allocUnsafeSlow(plaintext.length + count * tagSize);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const part = plaintext.subarray(i * segmentSize, Math.min(plaintext.length, (i + 1) * segmentSize));
+    const cipher = crypto.createCipheriv('aes-256-gcm', key, nonce(first + i, final && i === count - 1));
+    at += cipher.update(part).copy(out, at);
+    cipher.final();
+    at += cipher.getAuthTag().copy(out, at);
+  }
+  return out;
+}
+
+/**
+ * Opens the sealed segments `first, first + 1, …` held in `sealed` (whole segments, except that the
+ * blob's last segment, `lastIndex`, may be short) into one buffer of plaintext: `target` when given
+ * (it must be large enough), else a new one.
+ */
+export function openSegments(key: Uint8Array, first: number, lastIndex: number, sealed: Uint8Array, target?: Buffer): Buffer {
+  const sealedSegment = segmentSize + tagSize;
+  const count = Math.ceil(sealed.length / sealedSegment);
+  const size = Math.max(0, sealed.length - count * tagSize);
+  const out = target ? target.subarray(0, size) : Buffer.allocUnsafeSlow(size);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const index = first + i;
+    const part = sealed.subarray(i * sealedSegment, Math.min(sealed.length, (i + 1) * sealedSegment));
+    if (part.length < tagSize || (part.length < sealedSegment && index !== lastIndex) || index > lastIndex) {
+      throw new BlobFormatError(`segment ${index} is truncated`);
     }
-    this.#key = blobKey(dataKey, header.subarray(24, 56), blobId);
-    this.#lastIndex = Math.max(0, Math.ceil(plaintextSize / segmentSize) - 1);
-  }
-
-  get lastIndex(): number {
-    return this.#lastIndex;
-  }
-
-  open(index: number, sealed: Buffer): Buffer {
-    if (sealed.length < tagSize) throw new BlobFormatError(`segment ${index} is truncated`);
-    const decipher = crypto.createDecipheriv('aes-256-gcm', this.#key, nonce(index, index === this.#lastIndex));
-    decipher.setAuthTag(sealed.subarray(sealed.length - tagSize));
+    const decipher = crypto.createDecipheriv('aes-256-gcm', key, nonce(index, index === lastIndex));
+    decipher.setAuthTag(part.subarray(part.length - tagSize));
     try {
-      const body = decipher.update(sealed.subarray(0, sealed.length - tagSize));
+      at += decipher.update(part.subarray(0, part.length - tagSize)).copy(out, at);
       decipher.final();
-      return body;
     } catch {
       throw new BlobFormatError(`segment ${index} does not open: the blob was altered, truncated or reordered`);
     }
   }
+  return out;
 }

@@ -13,6 +13,17 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * rest is never read. A stream error rejects; nothing here can throw outside the returned promise.
  */
 function readText(ctx: Context, limit: number): Promise<string> {
+  return readBytes(ctx, limit).then((bytes) => {
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      throw new AppError('bad_request', 'The body is not valid UTF-8');
+    }
+  });
+}
+
+/** The body's bytes, up to `limit` (see readText). */
+function readBytes(ctx: Context, limit: number): Promise<Buffer> {
   const declared = Number(ctx.get('Content-Length') || 0);
   const tooLarge = () => new AppError('payload_too_large', `The body is larger than the limit of ${limit} bytes`, { extra: { limit } });
   if (declared > limit) {
@@ -29,11 +40,7 @@ function readText(ctx: Context, limit: number): Promise<string> {
       req.off('error', onError);
       req.off('aborted', onAborted);
       if (error) return reject(error);
-      try {
-        resolve(utf8.decode(Buffer.concat(chunks)));
-      } catch {
-        reject(new AppError('bad_request', 'The body is not valid UTF-8'));
-      }
+      resolve(Buffer.concat(chunks));
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
@@ -93,4 +100,34 @@ export async function readParams(ctx: Context, limit: number): Promise<Record<st
     return out;
   }
   return readJson(ctx, limit);
+}
+
+/**
+ * A browser form: URL-encoded, or `multipart/form-data` when it uploads a file (the console's CSV
+ * imports). Multipart is parsed by the platform's fetch `Response.formData()` from the bytes read
+ * under the same limit; an uploaded file becomes its text, which must be UTF-8. Anything else is
+ * read as readParams reads it.
+ */
+export async function readForm(ctx: Context, limit: number): Promise<Record<string, unknown>> {
+  if (!ctx.is('multipart/form-data')) return readParams(ctx, limit);
+  const bytes = await readBytes(ctx, limit);
+  let form: FormData;
+  try {
+    form = await new Response(new Blob([new Uint8Array(bytes)]), { headers: { 'content-type': ctx.get('Content-Type') } }).formData();
+  } catch {
+    throw new AppError('bad_request', 'The form is not valid multipart/form-data');
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of form) {
+    if (k in out) throw new AppError('bad_request', `The parameter ${k} is given twice`);
+    let text: string;
+    try {
+      text = typeof v === 'string' ? v : utf8.decode(await v.arrayBuffer());
+    } catch {
+      throw new AppError('bad_request', `The file of ${k} is not UTF-8 text`);
+    }
+    if (loneSurrogate.test(text) || loneSurrogate.test(k)) throw new AppError('bad_request', 'The form holds text that is not valid Unicode');
+    out[k] = text;
+  }
+  return out;
 }

@@ -155,7 +155,10 @@ function operation(r: AnyRoute, components: Json): Json {
       const schema = jsonSchema(r.body.schema, 'input');
       const content: Json = {};
       if (r.body.kind !== 'form') content['application/json'] = { schema };
-      if (r.body.kind !== 'json') content['application/x-www-form-urlencoded'] = { schema: r.access.kind === 'session' ? { allOf: [schema, { properties: { _csrf: { type: 'string' } }, required: ['_csrf'] }] } : schema };
+      const form = { schema: r.access.kind === 'session' ? { allOf: [schema, { properties: { _csrf: { type: 'string' } }, required: ['_csrf'] }] } : schema };
+      if (r.body.kind !== 'json') content['application/x-www-form-urlencoded'] = form;
+      // Browser forms may also come as multipart (a form that uploads a file; see http/body.ts readForm).
+      if (r.access.kind === 'session') content['multipart/form-data'] = form;
       op['requestBody'] = { required: true, content };
     }
   }

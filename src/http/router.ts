@@ -9,7 +9,7 @@ import type { Next } from 'koa';
 import type { AuditService } from '../audit/audit-service.ts';
 import { AppError } from '../errors.ts';
 import { assertCsrf, bearerToken, invalidToken, sessionActor, tokenRequired, type Actor, type Authenticator } from './authenticate.ts';
-import { readJson, readParams } from './body.ts';
+import { readForm, readJson, readParams } from './body.ts';
 import { parseInput } from './input.ts';
 import type { RateLimits } from './limits.ts';
 import type { AnyRoute, RouteContext } from './route-table.ts';
@@ -93,7 +93,7 @@ async function serve(r: AnyRoute, deps: RouterDeps, ctx: RouteContext, next: Nex
   for (const value of Object.values(ctx.params)) if (!plausibleParam.test(value)) throw new AppError('not_found', 'There is nothing at this address');
   const params = r.params ? parseInput(r.params, ctx.params) : ctx.params;
   // A browser form proves it came from this site before anything else is decided.
-  let body: unknown = r.access.kind === 'session' && unsafe(ctx.method) ? await readParams(ctx, deps.bodyLimit) : undefined;
+  let body: unknown = r.access.kind === 'session' && unsafe(ctx.method) ? await readForm(ctx, deps.bodyLimit) : undefined;
   if (body !== undefined) assertCsrf(actor!, (body as Record<string, unknown>)['_csrf'] ?? ctx.get('X-CSRF-Token'));
   const gate = r.gate && actor ? r.gate.check(actor, params as Record<string, string>, ctx) : undefined;
   const query = r.query ? parseInput(r.query, ctx.query) : {};

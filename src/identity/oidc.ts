@@ -5,9 +5,11 @@
  * token: signature against the provider's keys, issuer, audience, expiry, nonce; PKCE and state.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import tls from 'node:tls';
 import * as client from 'openid-client';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type * as Undici from 'undici';
+import type { Agent } from 'undici';
 import { AppError } from '../errors.ts';
 import type { Log } from '../log.ts';
 
@@ -35,6 +37,9 @@ export interface ProviderIdentity {
   groups: string[];
 }
 
+/** What a provider answered when asked again, with a refresh token it issued, whether it still vouches for the person. */
+export type Recheck = { status: 'vouched'; identity: ProviderIdentity; refreshToken: string | null } | { status: 'refused'; reason: string };
+
 /** A sign-in the provider's answer did not prove; `reason` is a stable code for the audit log. */
 export class SignInFailure extends Error {
   constructor(readonly reason: string, message: string) {
@@ -42,6 +47,14 @@ export class SignInFailure extends Error {
     this.name = 'SignInFailure';
   }
 }
+
+const require = createRequire(import.meta.url);
+let loadedUndici: typeof Undici | undefined;
+/**
+ * undici (the HTTP client that can trust a provider's own CA), loaded when a provider is configured:
+ * a server without one never loads it (about 20 MiB of resident memory at rest).
+ */
+const undici = (): typeof Undici => (loadedUndici ??= require('undici') as typeof Undici);
 
 interface ProviderState {
   settings: ProviderSettings;
@@ -95,7 +108,7 @@ export class OidcProviders {
 
   constructor(providers: ProviderSettings[], redirectUri: string, log: Log, checks: IdTokenChecks, checkIntervalMs = 30_000) {
     for (const settings of providers) {
-      const agent = settings.ca ? new Agent({ connect: { ca: [settings.ca, ...tls.rootCertificates] } }) : undefined;
+      const agent = settings.ca ? new (undici().Agent)({ connect: { ca: [settings.ca, ...tls.rootCertificates] } }) : undefined;
       this.#providers.set(settings.id, { settings, attempts: 0, agent, reachable: true });
     }
     this.#redirectUri = redirectUri;
@@ -133,7 +146,7 @@ export class OidcProviders {
     let reachable: boolean;
     try {
       const url = new URL(`${settings.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
-      const res = await undiciFetch(url, { signal: AbortSignal.timeout(Math.min(10_000, Math.max(1000, this.#checkIntervalMs))), ...(state.agent ? { dispatcher: state.agent } : {}) });
+      const res = await undici().fetch(url, { signal: AbortSignal.timeout(Math.min(10_000, Math.max(1000, this.#checkIntervalMs))), ...(state.agent ? { dispatcher: state.agent } : {}) });
       await res.body?.cancel();
       reachable = res.status < 500;
     } catch {
@@ -153,7 +166,7 @@ export class OidcProviders {
         // The ID token's signature is checked too, not only trusted because TLS brought it.
         execute: [client.enableNonRepudiationChecks],
         [client.customFetch]: (url: string, init: RequestInit) =>
-          undiciFetch(url, { ...(init as object), ...(agent ? { dispatcher: agent } : {}) } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>,
+          undici().fetch(url, { ...(init as object), ...(agent ? { dispatcher: agent } : {}) } as Parameters<typeof Undici.fetch>[1]) as unknown as Promise<Response>,
       } as client.DiscoveryRequestOptions;
       const config = await client.discovery(new URL(settings.issuer), settings.clientId, { redirect_uris: [this.#redirectUri] }, settings.clientSecret ? client.ClientSecretBasic(settings.clientSecret) : client.None(), options);
       state.config = config;
@@ -207,10 +220,14 @@ export class OidcProviders {
     });
   }
 
-  /** Completes a sign-in from the provider's redirect: code exchange and ID token checks. */
-  async finish(id: string, callbackUrl: URL, checks: { state: string; nonce: string; codeVerifier: string }): Promise<ProviderIdentity> {
+  /**
+   * Completes a sign-in from the provider's redirect: code exchange and ID token checks. The
+   * provider's refresh token, when it issues one (`offline_access`), lets a token refresh ask again.
+   */
+  async finish(id: string, callbackUrl: URL, checks: { state: string; nonce: string; codeVerifier: string }): Promise<ProviderIdentity & { refreshToken: string | null }> {
     const { settings, config } = this.#ready(id);
     let claims: Record<string, unknown>;
+    let refreshToken: string | null = null;
     try {
       const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
         pkceCodeVerifier: checks.codeVerifier,
@@ -219,6 +236,7 @@ export class OidcProviders {
         idTokenExpected: true,
       });
       claims = tokens.claims() as Record<string, unknown>;
+      refreshToken = tokens.refresh_token ?? null;
       // openid-client checks that iat is a number, not that it is in the past: a token "issued" in
       // the future was made by a clock (or a forger) we must not trust.
       const iat = claims['iat'];
@@ -226,11 +244,7 @@ export class OidcProviders {
         throw new SignInFailure('id_token_iat_in_future', 'The ID token says it was issued in the future');
       }
       // Many providers put e-mail, name and groups only in UserInfo; its subject must be the token's.
-      const wanted = [settings.claims.email, settings.claims.name, settings.claims.groups];
-      if (wanted.some((c) => claims[c] === undefined) && config.serverMetadata().userinfo_endpoint) {
-        const info = await client.fetchUserInfo(config, tokens.access_token, String(claims['sub']));
-        claims = { ...info, ...claims };
-      }
+      claims = await this.#withUserInfo(settings, config, claims, tokens.access_token);
     } catch (error) {
       if (error instanceof SignInFailure) throw error;
       // The provider could not be reached for the code exchange: that is an outage, not a bad answer.
@@ -239,18 +253,53 @@ export class OidcProviders {
       }
       throw new SignInFailure(reasonOf(error), (error as Error).message);
     }
-    const text = (name: string) => (typeof claims[name] === 'string' && claims[name] !== '' ? (claims[name] as string) : null);
-    const groupsClaim = claims[settings.claims.groups];
-    const vouched = settings.emailVerified === 'always' || (settings.emailVerified === 'claim' && claims[settings.claims.email_verified] === true);
-    return {
-      issuer: String(claims['iss']),
-      subject: String(claims['sub']),
-      email: text(settings.claims.email),
-      emailVerified: vouched,
-      name: text(settings.claims.name),
-      groups: Array.isArray(groupsClaim) ? groupsClaim.filter((g): g is string => typeof g === 'string') : [],
-    };
+    return { ...identityOf(settings, claims), refreshToken };
   }
+
+  /** Many providers put e-mail, name and groups only in UserInfo; its subject must be the token's. */
+  async #withUserInfo(settings: ProviderSettings, config: client.Configuration, claims: Record<string, unknown>, accessToken: string): Promise<Record<string, unknown>> {
+    const wanted = [settings.claims.email, settings.claims.name, settings.claims.groups];
+    if (!wanted.some((c) => claims[c] === undefined) || !config.serverMetadata().userinfo_endpoint) return claims;
+    const info = await client.fetchUserInfo(config, accessToken, String(claims['sub']));
+    return { ...info, ...claims };
+  }
+
+  /**
+   * Asks the provider again, with the refresh token of the person's last sign-in, who they are now.
+   * `refused`: the provider no longer honours the grant (account removed or disabled, consent
+   * withdrawn, offline session ended). An outage throws `provider_unavailable`; the caller decides.
+   */
+  async recheck(id: string, refreshToken: string, expectedSubject: string): Promise<Recheck> {
+    const { settings, config } = this.#ready(id);
+    try {
+      const tokens = await client.refreshTokenGrant(config, refreshToken);
+      let claims: Record<string, unknown> = { iss: config.serverMetadata().issuer, sub: expectedSubject, ...(tokens.id_token ? (tokens.claims() as Record<string, unknown>) : {}) };
+      if (claims['sub'] !== expectedSubject) return { status: 'refused', reason: 'subject_changed' };
+      claims = await this.#withUserInfo(settings, config, claims, tokens.access_token);
+      return { status: 'vouched', identity: identityOf(settings, claims), refreshToken: tokens.refresh_token ?? null };
+    } catch (error) {
+      if (error instanceof client.ResponseBodyError && ['invalid_grant', 'unauthorized_client', 'access_denied'].includes(error.error)) return { status: 'refused', reason: error.error };
+      if (error instanceof TypeError && /fetch failed/.test(error.message)) {
+        throw new AppError('provider_unavailable', `The sign-in provider ${settings.name || id} cannot be reached right now`);
+      }
+      throw new AppError('provider_unavailable', `The sign-in provider ${settings.name || id} answered the refresh in a way this server cannot use`, { cause: error });
+    }
+  }
+}
+
+/** The person as the provider's claims describe them, under the provider's claim names. */
+function identityOf(settings: ProviderSettings, claims: Record<string, unknown>): ProviderIdentity {
+  const text = (name: string) => (typeof claims[name] === 'string' && claims[name] !== '' ? (claims[name] as string) : null);
+  const groupsClaim = claims[settings.claims.groups];
+  const vouched = settings.emailVerified === 'always' || (settings.emailVerified === 'claim' && claims[settings.claims.email_verified] === true);
+  return {
+    issuer: String(claims['iss']),
+    subject: String(claims['sub']),
+    email: text(settings.claims.email),
+    emailVerified: vouched,
+    name: text(settings.claims.name),
+    groups: Array.isArray(groupsClaim) ? groupsClaim.filter((g): g is string => typeof g === 'string') : [],
+  };
 }
 
 /** Fresh state, nonce and PKCE verifier for one sign-in. */

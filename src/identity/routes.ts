@@ -131,11 +131,11 @@ export function identityRoutes(identity: IdentityService, options: IdentityRoute
     route({
       method: 'POST', path: '/auth/token', summary: 'Poll a device login, or refresh an access token', access: access.public, // Anything else is parsed by the handler, which answers in OAuth's error format.
       body: { kind: 'params', schema: z.union([tokenRequest, oauthOther]) }, limit: 'token', response: tokenResponse,
-      handler: ({ body, ip }, ctx) => {
+      handler: async ({ body, ip }, ctx) => {
         try {
           const input = tokenRequest.safeParse(body);
           if (!input.success) throw new OAuthError('invalid_request', 'grant_type must be the device code grant or refresh_token, with its parameter');
-          return input.data.grant_type === 'refresh_token' ? identity.refresh(input.data.refresh_token, ip) : identity.pollDevice(input.data.device_code, ip);
+          return input.data.grant_type === 'refresh_token' ? await identity.refresh(input.data.refresh_token, ip) : identity.pollDevice(input.data.device_code, ip);
         } catch (error) {
           if (!(error instanceof OAuthError)) throw error;
           ctx.status = 400;

@@ -12,8 +12,9 @@ import type { Actor } from '../http/authenticate.ts';
 import type { Log } from '../log.ts';
 import { DeviceRequests } from './device-requests.ts';
 import { LoginFlows } from './login-flows.ts';
-import { OidcProviders, SignInFailure, type ProviderSettings } from './oidc.ts';
+import { OidcProviders, SignInFailure, type ProviderIdentity, type ProviderSettings } from './oidc.ts';
 import { normalizeEmail, People, type Person } from './people.ts';
+import { ProviderGrants } from './provider-grants.ts';
 import { Profiles, type Picture, type Profile, type ProfileFields } from './profiles.ts';
 import { Sessions } from './sessions.ts';
 import { Tokens, type IssuedTokens, type Scope } from './tokens.ts';
@@ -38,6 +39,11 @@ export interface IdentityDeps {
    * organizations take their members from it.
    */
   onSignIn?: ((person: Person, groups: readonly string[], source: string) => void) | undefined;
+  /**
+   * Told when a provider, asked again at a token refresh, no longer vouches for the person at all:
+   * organizations drop the memberships its claims gave (and so list them among people who left).
+   */
+  onProviderWithdrew?: ((person: Person, provider: string, source: string) => void) | undefined;
 }
 
 /** How others see a person: the display name only ("former member" once erased). */
@@ -54,7 +60,12 @@ export class IdentityService {
   readonly flows: LoginFlows;
   readonly devices: DeviceRequests;
   readonly providers: OidcProviders;
+  readonly grants: ProviderGrants;
   readonly #config: Config;
+  readonly #clock: Clock;
+  readonly #onProviderWithdrew: IdentityDeps['onProviderWithdrew'];
+  /** One provider check per person at a time: two at once would present the same rotating refresh token twice. */
+  readonly #checking = new Map<string, Promise<boolean>>();
   readonly #audit: AuditService;
   readonly #log: Log;
   readonly #onSignIn: IdentityDeps['onSignIn'];
@@ -68,6 +79,9 @@ export class IdentityService {
     this.people = new People(db, keys, clock);
     this.profiles = new Profiles(db, keys, clock);
     this.#onSignIn = deps.onSignIn;
+    this.#onProviderWithdrew = deps.onProviderWithdrew;
+    this.#clock = clock;
+    this.grants = new ProviderGrants(db, keys);
     this.sessions = new Sessions(db, clock, { idleMs: auth.session_idle, lifetimeMs: auth.session_lifetime });
     this.tokens = new Tokens(db, keys, clock, { accessMs: auth.access_token_lifetime, refreshMs: auth.refresh_token_lifetime, breakGlassMs: auth.break_glass_lifetime });
     this.flows = new LoginFlows(db, keys, clock, auth.login_lifetime);
@@ -112,16 +126,13 @@ export class IdentityService {
       }
       throw error;
     }
-    const settings = this.providers.settings(flow.provider)!;
-    const verified = identity.emailVerified && identity.email !== null;
-    const admins = new Set(this.#config.auth.admins.map(normalizeEmail));
-    const serverAdmin = (verified && admins.has(normalizeEmail(identity.email!))) || identity.groups.some((g) => settings.adminGroups.includes(g));
-    const person = this.people.signIn({ ...identity, emailVerified: verified, serverAdmin });
+    const person = this.#vouchedFor(flow.provider, identity);
     if (person.blockedAt) {
       this.#audit.record({ action: 'auth.sign_in', outcome: 'denied', reason: 'person_blocked', actor: { id: person.id, email: person.email ?? undefined }, source, details: { provider: flow.provider } });
       throw new AppError('sign_in_failed', 'A server admin has blocked your account on this server', { extra: { reason: 'person_blocked' } });
     }
     this.#onSignIn?.(person, identity.groups, source);
+    if (identity.refreshToken) this.grants.put({ personId: person.id, provider: flow.provider, refreshToken: identity.refreshToken, subject: identity.subject, checkedAt: this.#clock.now().toISOString() });
     const { secret, expiresAt } = this.sessions.create(person.id, flow.provider);
     this.#audit.record({
       action: 'auth.sign_in',
@@ -131,6 +142,64 @@ export class IdentityService {
       details: { provider: flow.provider, email_verified: person.emailVerified, server_admin: person.serverAdmin },
     });
     return { secret, expiresAt, returnTo: flow.returnTo, person };
+  }
+
+  /** The person the provider vouches for, as of now: who is a server admin follows the claims and the config. */
+  #vouchedFor(providerId: string, identity: ProviderIdentity): Person {
+    const settings = this.providers.settings(providerId)!;
+    const verified = identity.emailVerified && identity.email !== null;
+    const admins = new Set(this.#config.auth.admins.map(normalizeEmail));
+    const serverAdmin = (verified && admins.has(normalizeEmail(identity.email!))) || identity.groups.some((g) => settings.adminGroups.includes(g));
+    return this.people.signIn({ ...identity, emailVerified: verified, serverAdmin });
+  }
+
+  /**
+   * At a token refresh: asks each provider that gave the person a refresh token, at most every
+   * `auth.provider_recheck`, whether it still vouches for them. Vouched: the person and their
+   * memberships follow the claims, as at a sign-in. Refused: every login, token and session of the
+   * person ends, and organizations drop what the claims gave. Unreachable: logged, and the refresh
+   * goes on (everything signed in keeps working through a provider outage); it asks again next time.
+   */
+  async #providerStillVouches(personId: string, source: string): Promise<boolean> {
+    const running = this.#checking.get(personId);
+    if (running) return running;
+    const check = this.#recheckProviders(personId, source).finally(() => this.#checking.delete(personId));
+    this.#checking.set(personId, check);
+    return check;
+  }
+
+  async #recheckProviders(personId: string, source: string): Promise<boolean> {
+    const now = this.#clock.now();
+    for (const grant of this.grants.of(personId)) {
+      if (now.getTime() - Date.parse(grant.checkedAt) < this.#config.auth.provider_recheck) continue;
+      // A provider taken out of the config cannot be asked; its grant is of no more use.
+      if (!this.providers.settings(grant.provider)) {
+        this.grants.remove(personId, grant.provider);
+        continue;
+      }
+      let answer;
+      try {
+        answer = await this.providers.recheck(grant.provider, grant.refreshToken, grant.subject);
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        this.#log.warn({ provider: grant.provider, err: error }, 'the sign-in provider could not be asked at a token refresh; asking again at the next one');
+        continue;
+      }
+      if (answer.status === 'refused') {
+        this.grants.remove(personId, grant.provider);
+        this.tokens.revokeAllOf(personId, 'provider_refused');
+        this.sessions.removePerson(personId);
+        this.#audit.record({ action: 'auth.provider_recheck', outcome: 'denied', reason: 'provider_refused', actor: this.#actorRef(personId), source, details: { provider: grant.provider, answer: answer.reason } });
+        const person = this.people.get(personId);
+        if (person) this.#onProviderWithdrew?.(person, grant.provider, source);
+        return false;
+      }
+      const person = this.#vouchedFor(grant.provider, answer.identity);
+      this.#onSignIn?.(person, answer.identity.groups, source);
+      // Routine: no audit row (what the claims changed, the organizations audit themselves).
+      this.grants.put({ personId, provider: grant.provider, refreshToken: answer.refreshToken ?? grant.refreshToken, subject: grant.subject, checkedAt: this.#clock.now().toISOString() });
+    }
+    return true;
   }
 
   recordDeviceDecision(actor: Actor, requestId: string, approved: boolean, source: string): void {
@@ -171,13 +240,17 @@ export class IdentityService {
     }
   }
 
-  refresh(refreshToken: string, source: string): IssuedTokens {
+  async refresh(refreshToken: string, source: string): Promise<IssuedTokens> {
     const result = this.tokens.refresh(refreshToken);
     if (result.ok && this.people.get(result.personId)?.blockedAt) {
       // Blocking revokes every login, so this is a race with the block: the new pair goes too.
       this.tokens.revokeLogin(result.loginId, 'person_blocked');
       this.#audit.record({ action: 'auth.token', outcome: 'denied', reason: 'person_blocked', actor: this.#actorRef(result.personId), target: { type: 'login', id: result.loginId }, source });
       throw new OAuthError('invalid_grant', 'The account is blocked on this server');
+    }
+    if (result.ok && !(await this.#providerStillVouches(result.personId, source))) {
+      this.#audit.record({ action: 'auth.token', outcome: 'denied', reason: 'provider_refused', actor: this.#actorRef(result.personId), target: { type: 'login', id: result.loginId }, source });
+      throw new OAuthError('invalid_grant', 'Your sign-in provider no longer vouches for you; sign in again');
     }
     if (result.ok) {
       this.#audit.record({ action: 'auth.token', outcome: 'allowed', actor: this.#actorRef(result.personId), target: { type: 'login', id: result.loginId }, source, details: { grant: 'refresh_token' } });
@@ -255,6 +328,7 @@ export class IdentityService {
     this.sessions.removePerson(personId);
     this.tokens.removePerson(personId);
     this.devices.removePerson(personId);
+    this.grants.removePerson(personId);
     this.profiles.remove(personId);
     return this.people.erase(personId);
   }

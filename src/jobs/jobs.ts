@@ -8,6 +8,7 @@ import { verifyBackup } from '../backup/verify.ts';
 import type { BackupService } from '../backup/backup-service.ts';
 import type { Config } from '../config/options.ts';
 import type { MasterKeySource } from '../crypto/master-keys.ts';
+import type { NoticeDigest } from '../notices/digest.ts';
 import type { OrganizationsService } from '../orgs/service.ts';
 import type { TlsService } from '../tls/service.ts';
 import type { RetentionService } from './retention.ts';
@@ -24,6 +25,8 @@ export interface JobDeps {
   retention?: RetentionService | undefined;
   /** For the verification of backups (every segment opened). */
   masterKeys?: MasterKeySource | undefined;
+  /** Absent where no mail relay is configured. */
+  digest?: NoticeDigest | undefined;
 }
 
 export function scheduledJobs(deps: JobDeps): Job[] {
@@ -70,6 +73,9 @@ export function scheduledJobs(deps: JobDeps): Job[] {
       },
     });
   }
+  // Organization admins get an e-mail of their notices when one is new (off unless scheduled).
+  const digest = deps.digest;
+  if (digest) jobs.push({ name: 'notice-digest', ...at('notice_digest'), run: () => digest.run() });
   const retention = deps.retention;
   if (retention) {
     jobs.push({ name: 'retention', ...at('retention'), lease: 'storage', run: (signal) => retention.run(signal) });

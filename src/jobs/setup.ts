@@ -5,6 +5,8 @@
  */
 import { BackupService } from '../backup/backup-service.ts';
 import { BackupStore, checkBackupDir } from '../backup/store.ts';
+import { backupObjectStore } from '../backup/object-store.ts';
+import type { S3BlobBackend } from '../blobs/s3-backend.ts';
 import { version } from '../version.ts';
 import type { Stores } from '../boot.ts';
 import type { Clock } from '../clock.ts';
@@ -16,6 +18,8 @@ import { SharingRetention } from '../sharing/retention.ts';
 import type { TlsService } from '../tls/service.ts';
 import { auditJobs } from '../audit/jobs.ts';
 import { backupStatusSource } from '../backup/status.ts';
+import { NoticeDigest } from '../notices/digest.ts';
+import { noticesFrom } from '../notices/notices.ts';
 import { scheduledJobs } from './jobs.ts';
 import { RetentionService } from './retention.ts';
 import { JobRunner, type Job } from './runner.ts';
@@ -41,7 +45,8 @@ export function createBackups(config: Config, stores: Stores, clock: Clock, log:
   return new BackupService({
     db: stores.db,
     blobs: stores.blobBackend,
-    store: new BackupStore(b.dir),
+    // With blobs in S3, their backup copies stay in the bucket (server-side copies).
+    store: new BackupStore(b.dir, config.storage.backend === 's3' ? backupObjectStore(stores.blobBackend.backend('s3') as S3BlobBackend, config.storage.s3.prefix) : undefined),
     clock,
     log,
     serverVersion: version,
@@ -62,6 +67,10 @@ export function createJobs(d: { config: Config; stores: Stores; services: Servic
   if (backups && !services.statusSources.some((s) => s.name === 'last_backup')) services.statusSources.push(backupStatusSource(runner, clock));
   const sharing = new SharingRetention({ db: stores.db, keys: stores.keys, blobs: stores.blobs, history: services.sharing.history, audit: services.audit });
   const retention = new RetentionService({ config, db: stores.db, clock, audit: services.audit, blobs: stores.blobs, sharing, runner });
-  const list = [...scheduledJobs({ config, tls: d.tls, orgs: services.orgs, backups, retention, masterKeys: stores.masterKeys }), ...auditJobs(services.audit, log, config, () => clock.now())];
+  const { orgs, sharing: models, mailer, audit } = services;
+  // The organizations' notices (the certificate and backups are the server admins', not in the digest).
+  const notices = noticesFrom(config, { db: stores.db, clock, orgs, models: models.routeDeps.repo, locks: models.locks, tls: undefined });
+  const digest = mailer ? new NoticeDigest({ db: stores.db, clock, log, audit, orgs, notices, mailer, publicUrl: config.public_url }) : undefined;
+  const list = [...scheduledJobs({ config, tls: d.tls, orgs, backups, retention, masterKeys: stores.masterKeys, digest }), ...auditJobs(services.audit, log, config, () => clock.now())];
   return { runner, list, backups, retention, find: (name) => list.find((j) => j.name === name) };
 }

@@ -4,7 +4,7 @@
  * and the relay's certificate is checked (against `smtp.ca_file` when it comes from an internal CA).
  */
 import fs from 'node:fs';
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Config } from '../config/options.ts';
 
 /** One plain-text message. */
@@ -23,21 +23,24 @@ export interface Mailer {
 export function createMailer(config: Config): Mailer | undefined {
   const smtp = config.smtp;
   if (!smtp.host) return undefined;
-  const transport = nodemailer.createTransport({
+  const options = {
     host: smtp.host,
     port: smtp.port,
     secure: smtp.security === 'tls',
     requireTLS: smtp.security === 'starttls',
-    tls: { minVersion: 'TLSv1.2', ...(smtp.ca_file ? { ca: fs.readFileSync(smtp.ca_file, 'utf8') } : {}) },
+    tls: { minVersion: 'TLSv1.2' as const, ...(smtp.ca_file ? { ca: fs.readFileSync(smtp.ca_file, 'utf8') } : {}) },
     ...(smtp.username ? { auth: { user: smtp.username, pass: smtp.password ?? '' } } : {}),
     // A relay that hangs must not hold invitations up for minutes.
     connectionTimeout: 15_000,
     greetingTimeout: 15_000,
     socketTimeout: 30_000,
-  });
+  };
+  // Loaded at the first message, not at start: a server without mail never loads nodemailer (start-up, memory).
+  let transport: Promise<Transporter> | undefined;
   return {
     async send(message) {
-      await transport.sendMail({ from: smtp.from, to: message.to, subject: message.subject, text: message.text });
+      transport ??= import('nodemailer').then((m) => m.default.createTransport(options));
+      await (await transport).sendMail({ from: smtp.from, to: message.to, subject: message.subject, text: message.text });
     },
   };
 }

@@ -10,6 +10,7 @@
 import type { Context, Next } from 'koa';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AuditEntry } from '../audit/audit-service.ts';
+import type { ReplicationStatus } from '../replication/replication-service.ts';
 
 /** Write-outs and baselines, recognised by their route template and a 201. */
 const packetRoute = '/api/v1/models/:id/packets';
@@ -27,6 +28,8 @@ export interface Metrics {
   backupSucceeded(at: Date): void;
   /** Feeds the audit log's entries in (sign-ins by outcome). */
   audited(entry: AuditEntry): void;
+  /** Reports database replication (read at each scrape). */
+  observeReplication(read: () => ReplicationStatus): void;
 }
 
 export function createMetrics(): Metrics {
@@ -92,6 +95,25 @@ export function createMetrics(): Metrics {
     backupSucceeded: (at) => lastBackup.set(at.getTime() / 1000),
     audited: (entry) => {
       if (entry.action === 'auth.sign_in') signIns.inc({ outcome: entry.outcome });
+    },
+    observeReplication: (read) => {
+      new Gauge({
+        name: 'modelshare_replication_lag_seconds',
+        help: 'Replication lag (recovery point): every commit acknowledged longer ago than this is in the replica; 0 when it holds everything.',
+        registers,
+        collect() {
+          this.set(read().lag_seconds);
+        },
+      });
+      new Gauge({ name: 'modelshare_replication_max_lag_seconds', help: 'replication.max_lag: above it, readiness is degraded.', registers, collect() {
+        this.set(read().max_lag_seconds);
+      } });
+      new Gauge({ name: 'modelshare_replication_running', help: 'Whether the Litestream child runs (1) or not (0).', registers, collect() {
+        this.set(read().running ? 1 : 0);
+      } });
+      new Gauge({ name: 'modelshare_replication_restarts', help: 'Times the Litestream child was restarted after dying, since the server started.', registers, collect() {
+        this.set(read().restarts);
+      } });
     },
   };
 }

@@ -1,12 +1,13 @@
 /**
  * Notices for admins (issue 22): what needs an admin's eye. For an organization: people who left it
- * (the provider stopped vouching for them at a sign-in; read from the audit log, where the sign-in
- * recorded it) or have not signed in for `notices.inactive_after`, each with the models they own;
+ * (the provider stopped vouching for them at a sign-in or, asked again at a token refresh, refused
+ * their grant or no longer gave the membership; read from the audit log, where either recorded it) or have not signed in for `notices.inactive_after`, each with the models they own;
  * models whose owner is gone (to re-own with POST /api/v1/models/:id/owner); locked models; seats
  * nearly used up. Server admins also see failed backups (the job runs) and an expiring certificate.
  * Everything is read, nothing is changed; ids, names and addresses go only to those admins.
  */
 import type { Clock } from '../clock.ts';
+import type { Config } from '../config/options.ts';
 import type { Db } from '../db/open.ts';
 import type { OrganizationsService } from '../orgs/service.ts';
 import type { Organization } from '../orgs/repo.ts';
@@ -105,4 +106,9 @@ export class Notices {
     if (tls?.warning) notices.push({ kind: 'certificate_expiring', warning: tls.warning, not_after: tls.not_after, days_left: tls.days_left, mode: tls.mode });
     return notices;
   }
+}
+
+/** The notices of a server, with the `notices.*` settings of its config (one place reads them). */
+export function noticesFrom(config: Config, d: Omit<NoticeDeps, 'inactiveAfterMs' | 'seatsWarnPercent'>): Notices {
+  return new Notices({ ...d, inactiveAfterMs: config.notices.inactive_after, seatsWarnPercent: config.notices.seats_warn_percent });
 }

@@ -157,6 +157,21 @@ export class OrganizationsService implements SharingGate {
     }
   }
 
+  /**
+   * A provider asked again at a token refresh no longer vouches for the person at all: every
+   * membership its claims gave goes, as when a sign-in's claims stop giving it (and so the person is
+   * listed among those who left). Memberships from an invitation or an admin stay.
+   */
+  recordProviderWithdrawal(person: Person, provider: string, source: string): void {
+    for (const org of this.repo.all()) {
+      const current = this.repo.membership(org.id, person.id);
+      if (current?.source !== 'claims') continue;
+      this.repo.removeMember(org.id, person.id);
+      this.record(person, { action: 'org.member_remove', outcome: 'allowed', reason: 'claims', target: { type: 'organization', id: org.id }, source, details: { role: current.role, via: 'token_refresh', provider } });
+      this.accessChanged({ personId: person.id, organizationId: org.id });
+    }
+  }
+
   /** Why the person may not share in the organization now, or null. */
   #refusal(person: Person, org: Organization, membership: Membership | undefined): ErrorCode | null {
     return policy.sharingRefusal({

@@ -143,6 +143,15 @@ export class ModelList {
     return row ? this.#summary(row) : undefined;
   }
 
+  /** How many models the scope (and search) holds: the console's "N models; page P of Q". */
+  count(q: Pick<ModelListQuery, 'organizationId' | 'deleted' | 'search'>): number {
+    const full = { ...q, sort: 'created', order: 'desc', after: undefined, limit: 0 } satisfies ModelListQuery;
+    if (q.search !== undefined) return this.#scan(full).filter((n) => n.folded.includes(q.search!)).length;
+    const scope = this.#scope(full);
+    const count = this.#statement(`${scope.where}|count`, () => `SELECT count(*) AS n FROM models m WHERE ${scope.where}`);
+    return (count.get(scope.params) as { n: number }).n;
+  }
+
   /** A page of `limit` models and whether more follow. */
   page(q: ModelListQuery): { models: ModelSummary[]; more: boolean } {
     const found = q.sort === 'name' ? this.#byName(q) : this.#byKeyset(q);

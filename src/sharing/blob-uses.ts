@@ -10,10 +10,12 @@ export interface BlobUse {
   seq: number;
 }
 
+/** Found through the `packets_by_blob` and `baselines_by_blob` indexes (0016), not by scanning every packet. */
+export const blobUsesSql =
+  "SELECT model_id, 'packet' AS kind, seq FROM packets WHERE blob_id = ? UNION ALL SELECT model_id, 'baseline' AS kind, seq FROM baselines WHERE blob_id = ? LIMIT 1";
+
 /** A lookup from blob id to its use (undefined for a blob nothing refers to any more). */
 export function blobUses(db: Db): (blobId: string) => BlobUse | undefined {
-  const query = db.prepare<[string, string], BlobUse>(
-    "SELECT model_id, 'packet' AS kind, seq FROM packets WHERE blob_id = ? UNION ALL SELECT model_id, 'baseline' AS kind, seq FROM baselines WHERE blob_id = ? LIMIT 1",
-  );
+  const query = db.prepare<[string, string], BlobUse>(blobUsesSql);
   return (blobId) => query.get(blobId, blobId);
 }

@@ -1,17 +1,20 @@
 /**
  * The Server-Sent Events streams of PROTOCOL.md: every model of the caller (`/api/v1/events`) or one
- * model. Each wake-up reads the event log in pages from the last id sent, waiting for the socket to
- * drain between pages, and re-checks, event by event, that the person may still see it. Every few
- * seconds the stream also re-checks the credential that opened it and the person's access, so a
- * revoked or expired token, a removed member or a switched-off person loses the stream within
- * seconds (it then ends with an `error` event naming the code).
+ * model. A stream that is caught up gets new events from the server's one fan-out (event-fanout.ts),
+ * framed once for all; one that is behind (a replay, a slow socket) reads the event log itself in
+ * pages from the last id sent, waiting for the socket to drain between pages. Either way it checks,
+ * event by event, that the person may still see it. Every `recheckMs` the fan-out's sweep has it
+ * re-check the credential that opened it and the person's access, so a revoked or expired token, a
+ * removed member or a switched-off person loses the stream within seconds (it then ends with an
+ * `error` event naming the code).
  */
-import { PassThrough } from 'node:stream';
+import type { ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import type { Actor } from '../http/authenticate.ts';
 import type { SharingGate } from '../orgs/sharing-gate.ts';
+import { EventBatch, type AccessLookups, type EventFanout, type FanoutStream } from './event-fanout.ts';
 import type { EventLog, ModelEvent } from './events.ts';
 import type { ModelsRepo } from './models-repo.ts';
 
@@ -20,11 +23,10 @@ export interface StreamDeps {
   models: ModelsRepo;
   gate: SharingGate;
   clock: Clock;
+  /** The server's one reader of the event log, and the shared re-check and keep-alive sweep. */
+  fanout: EventFanout;
   /** Whether the token or session that opened the stream is still valid. */
   stillValid(actor: Actor): boolean;
-  heartbeatMs: number;
-  /** How often an open stream re-checks its credential and access. */
-  recheckMs: number;
   /** How far back `Last-Event-ID` may reach; older asks get 410 and the client re-joins. */
   replayWindowMs: number;
   /** Open streams allowed per person. */
@@ -35,8 +37,8 @@ export interface StreamDeps {
 
 const pageSize = 200;
 
-/** Resolves when the stream wants more, or is gone; leaves no listener behind. */
-function drained(stream: PassThrough): Promise<void> {
+/** Resolves when the response wants more, or is gone; leaves no listener behind. */
+function drained(stream: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       stream.off('drain', done);
@@ -46,10 +48,6 @@ function drained(stream: PassThrough): Promise<void> {
     stream.on('drain', done);
     stream.on('close', done);
   });
-}
-
-function frame(event: ModelEvent): string {
-  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
 }
 
 /** Where the stream starts: after `Last-Event-ID`, if that is inside the replay window, else now. */
@@ -66,124 +64,149 @@ function startingPoint(ctx: Context, deps: StreamDeps): number {
   return from;
 }
 
+class EventStream implements FanoutStream {
+  readonly personId: string;
+  lastId: number;
+  busy = false;
+  readonly #actor: Actor;
+  readonly #deps: StreamDeps;
+  readonly #modelId: string | undefined;
+  /** The response itself: no stream between the frames and the socket (one buffer and one pipe less per stream). */
+  readonly #out: ServerResponse;
+  /** Whether the person had models when the all-models stream opened (losing the last one ends it). */
+  readonly #hadModels: boolean;
+  #closed = false;
+  #again = false;
+
+  constructor(out: ServerResponse, actor: Actor, deps: StreamDeps, modelId: string | undefined, lastId: number) {
+    this.#out = out;
+    this.#actor = actor;
+    this.personId = actor.person.id;
+    this.#deps = deps;
+    this.#modelId = modelId;
+    this.lastId = lastId;
+    this.#hadModels = !modelId && deps.models.modelIdsOf(this.personId).length > 0;
+  }
+
+  open(): void {
+    this.#deps.fanout.add(this);
+    // The response closes when the client goes away (the request itself ends as soon as it is read).
+    this.#out.on('close', () => this.close());
+    this.#out.on('error', () => this.close());
+    this.#out.write(': connected\n\n');
+    this.wake();
+  }
+
+  close(code?: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const open = this.#deps.open;
+    open.set(this.personId, (open.get(this.personId) ?? 1) - 1);
+    if (open.get(this.personId) === 0) open.delete(this.personId);
+    if (code) this.#out.write(`event: error\ndata: ${JSON.stringify({ code })}\n\n`);
+    this.#deps.fanout.remove(this);
+    this.#out.end();
+  }
+
+  /** What this person may receive of `event` now: true, false (skip), or an error code (close). */
+  #verdict(event: ModelEvent, access: AccessLookups): boolean | string {
+    if (this.#modelId && event.modelId !== this.#modelId) return false;
+    const model = access.model(event.modelId);
+    if (!model) return false;
+    const refusal = access.refusal(this.#actor.person, model.organizationId);
+    // A model stream ends; the all-models stream skips it (other models may still be in reach).
+    if (refusal) return this.#modelId ? refusal : false;
+    if (event.personId === this.personId) return true; // their own membership news, removal included
+    return access.role(event.modelId, this.personId) !== null;
+  }
+
+  /** Sends what the person may see of `batch`; false when the socket wants a pause (or the stream closed). */
+  offer(batch: EventBatch): boolean {
+    const sent: number[] = [];
+    for (const [i, event] of batch.events.entries()) {
+      this.lastId = event.id;
+      const v = this.#verdict(event, batch.access);
+      if (typeof v === 'string') return this.#finish(batch, sent, v);
+      if (v) sent.push(i);
+      // A model stream ends when its person leaves the model.
+      if (this.#modelId && event.personId === this.personId && event.data['change'] === 'removed') return this.#finish(batch, sent, 'not_found');
+    }
+    if (sent.length === 0 || this.#out.write(batch.frames(sent))) return true;
+    if (!this.busy) {
+      // The socket is full: read on from the log once it drains.
+      this.busy = true;
+      void drained(this.#out).then(() => {
+        this.busy = false;
+        this.wake();
+      });
+    }
+    return false;
+  }
+
+  #finish(batch: EventBatch, sent: number[], code: string): false {
+    if (sent.length > 0) this.#out.write(batch.frames(sent));
+    this.close(code);
+    return false;
+  }
+
+  /** Reads the log from `lastId`, a page at a time, waiting for the socket to take each page. */
+  wake(): void {
+    if (this.#closed) return;
+    if (this.busy) return void (this.#again = true);
+    this.busy = true;
+    void this.#pump().catch(() => this.close()).finally(() => (this.busy = false));
+  }
+
+  async #pump(): Promise<void> {
+    do {
+      this.#again = false;
+      for (let events = this.#deps.events.after(this.lastId, pageSize); events.length > 0 && !this.#closed; events = this.#deps.events.after(this.lastId, pageSize)) {
+        // busy is set while the pump runs, so a full socket is waited for here, not by offer.
+        if (!this.offer(new EventBatch(events, this.#deps.fanout.lookups())) && !this.#closed) await drained(this.#out);
+      }
+    } while (this.#again && !this.#closed);
+  }
+
+  /** Ends the stream when its credential ended or its person lost what it shows. */
+  recheck(access: AccessLookups): void {
+    if (this.#closed) return;
+    if (!access.valid(this.#actor, this.#deps.stillValid)) return this.close('unauthorized');
+    let lastCode = 'not_found';
+    const reachable = (id: string) => {
+      const model = access.model(id);
+      if (!model || model.deletedAt || access.role(id, this.personId) === null) return false;
+      const refusal = access.refusal(this.#actor.person, model.organizationId);
+      if (refusal) lastCode = refusal;
+      return refusal === null;
+    };
+    if (this.#modelId) {
+      if (!reachable(this.#modelId)) this.close(lastCode);
+      return;
+    }
+    const refusal = access.refusal(this.#actor.person, null);
+    if (refusal) return this.close(refusal);
+    const ids = access.modelIdsOf(this.personId);
+    // Removed from their last model (or cut off from every one): nothing is left to show.
+    if ((ids.length > 0 || this.#hadModels) && !ids.some(reachable)) this.close(lastCode);
+  }
+
+  heartbeat(): void {
+    if (!this.#closed) this.#out.write(': keep-alive\n\n');
+  }
+}
+
 export function openEventStream(ctx: Context, actor: Actor, deps: StreamDeps, options: { modelId?: string }): void {
-  const { events, models, gate } = deps;
   const personId = actor.person.id;
-  let lastId = startingPoint(ctx, deps);
+  const lastId = startingPoint(ctx, deps);
   if ((deps.open.get(personId) ?? 0) >= deps.maxPerPerson) {
     throw new AppError('too_many_requests', `At most ${deps.maxPerPerson} event streams may be open per person; close one first`, { headers: { 'Retry-After': '30' } });
   }
   deps.open.set(personId, (deps.open.get(personId) ?? 0) + 1);
-  const stream = new PassThrough();
-  const hadModels = !options.modelId && models.modelIdsOf(personId).length > 0;
-  let closed = false;
-  let pumping = false;
-  let again = false;
-
-  /** What this person may receive of `event` now: true, false (skip), or an error code (close). */
-  const verdict = (event: ModelEvent): boolean | string => {
-    if (options.modelId && event.modelId !== options.modelId) return false;
-    const model = models.get(event.modelId);
-    if (!model) return false;
-    try {
-      gate.assertMayShare(actor.person, model.organizationId);
-    } catch (error) {
-      // A model stream ends; the all-models stream skips it (other models may still be in reach).
-      return options.modelId ? (error instanceof AppError ? error.code : 'forbidden') : false;
-    }
-    if (event.personId === personId) return true; // their own membership news, removal included
-    return models.role(event.modelId, personId) !== null;
-  };
-
-  const close = (code?: string) => {
-    if (closed) return;
-    closed = true;
-    deps.open.set(personId, (deps.open.get(personId) ?? 1) - 1);
-    if (deps.open.get(personId) === 0) deps.open.delete(personId);
-    if (code) stream.write(`event: error\ndata: ${JSON.stringify({ code })}\n\n`);
-    unsubscribe();
-    clearInterval(heartbeat);
-    clearInterval(recheckTimer);
-    stream.end();
-  };
-
-  /** Sends what is new, a page at a time, waiting for the socket to take each page. */
-  const pump = async () => {
-    if (pumping) return void (again = true);
-    pumping = true;
-    try {
-      do {
-        again = false;
-        for (let batch = events.after(lastId, pageSize); batch.length > 0 && !closed; batch = events.after(lastId, pageSize)) {
-          let chunk = '';
-          for (const event of batch) {
-            lastId = event.id;
-            const v = verdict(event);
-            if (typeof v === 'string') return close(v);
-            if (v) chunk += frame(event);
-            // A model stream ends when its person leaves the model.
-            if (options.modelId && event.personId === personId && event.data['change'] === 'removed') {
-              stream.write(chunk);
-              return close('not_found');
-            }
-          }
-          if (chunk && !stream.write(chunk) && !closed) await drained(stream);
-        }
-      } while (again && !closed);
-    } finally {
-      pumping = false;
-    }
-  };
-  const wake = () => void pump().catch(() => close());
-
-  /** Ends the stream when its credential ended or its person lost what it shows; otherwise sends what is new. */
-  const recheck = () => {
-    if (closed) return;
-    if (!deps.stillValid(actor)) return close('unauthorized');
-    let lastCode = 'not_found';
-    const reachable = (id: string) => {
-      const model = models.get(id);
-      if (!model || model.deletedAt || models.role(id, personId) === null) return false;
-      try {
-        gate.assertMayShare(actor.person, model.organizationId);
-        return true;
-      } catch (error) {
-        lastCode = error instanceof AppError ? error.code : 'forbidden';
-        return false;
-      }
-    };
-    if (options.modelId) {
-      if (!reachable(options.modelId)) return close(lastCode);
-    } else {
-      try {
-        gate.assertMayShare(actor.person, null);
-      } catch (error) {
-        return close(error instanceof AppError ? error.code : 'forbidden');
-      }
-      const ids = models.modelIdsOf(personId);
-      // Removed from their last model (or cut off from every one): nothing is left to show.
-      if ((ids.length > 0 || hadModels) && !ids.some(reachable)) return close(lastCode);
-    }
-    wake();
-  };
-
-  const unsubscribeEvents = events.subscribe(wake);
-  const unsubscribeAccess = gate.onAccessChanged((change) => {
-    if (change.personId === null || change.personId === personId) recheck();
-  });
-  const unsubscribe = () => {
-    unsubscribeEvents();
-    unsubscribeAccess();
-  };
-  const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), deps.heartbeatMs);
-  const recheckTimer = setInterval(recheck, deps.recheckMs);
-  // The response closes when the client goes away (the request itself ends as soon as it is read).
-  ctx.res.on('close', () => close());
-  stream.on('error', () => close());
-
+  const stream = new EventStream(ctx.res, actor, deps, options.modelId, lastId);
   ctx.status = 200;
   ctx.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no', Connection: 'keep-alive' });
-  ctx.body = stream;
-  stream.write(': connected\n\n');
-  wake();
+  // The stream writes the response itself; the headers set so far (these and the middleware's) go with the first frame.
+  ctx.respond = false;
+  ctx.res.writeHead(200);
+  stream.open();
 }

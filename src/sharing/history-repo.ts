@@ -47,18 +47,22 @@ interface BaselineRow {
 
 const toBaseline = (r: BaselineRow): Baseline => ({ modelId: r.model_id, seq: r.seq, blobId: r.blob_id, authorId: r.author_id, createdAt: r.created_at });
 
+const packetColumns = 'model_id, seq, blob_id, author_id, comment_sealed, created_at, pruned_at, branch_id, rolled_back_to';
+
+/** Read in: a page of a model's packets after a seq, by a range of the primary key (keyset paging, never OFFSET). */
+export const packetsAfterSql = `SELECT ${packetColumns} FROM packets WHERE model_id = ? AND seq > ? ORDER BY seq LIMIT ?`;
+
 export class HistoryRepo {
   readonly #keys: Keyring;
   readonly #sql;
 
   constructor(db: Db, keys: Keyring) {
     this.#keys = keys;
-    const packetColumns = 'model_id, seq, blob_id, author_id, comment_sealed, created_at, pruned_at, branch_id, rolled_back_to';
     this.#sql = {
       insertPacket: db.prepare('INSERT INTO packets (model_id, seq, blob_id, author_id, comment_sealed, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       packet: db.prepare<[string, number], PacketRow>(`SELECT ${packetColumns} FROM packets WHERE model_id = ? AND seq = ?`),
       byIdempotencyKey: db.prepare<[string, string, string], PacketRow>(`SELECT ${packetColumns} FROM packets WHERE model_id = ? AND author_id = ? AND idempotency_key = ?`),
-      packetsAfter: db.prepare<[string, number, number], PacketRow>(`SELECT ${packetColumns} FROM packets WHERE model_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      packetsAfter: db.prepare<[string, number, number], PacketRow>(packetsAfterSql),
       // Never a closed branch's packets, nor those a branch's state is rebuilt from (see 0011): rollbacks destroy nothing.
       prunable: db.prepare<[string, number], { seq: number; blob_id: string }>(
         `SELECT seq, blob_id FROM packets WHERE model_id = ? AND seq <= ? AND pruned_at IS NULL AND blob_id IS NOT NULL AND branch_id IS NULL

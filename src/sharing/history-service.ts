@@ -4,8 +4,8 @@
  * of racing writers exactly one wins, the others get 409 and their bytes are thrown away.
  *
  * Durability order of a write-out: body → sealed blob file fsynced and renamed (BlobService.put) →
- * blob row, packet row, head and event in a short transaction, committed with the others that are
- * ready (GroupCommit) → 201. A crash before the commit leaves a
+ * blob row (and the sealed bytes of a small blob), packet row, head, event and audit entry in a short
+ * transaction, committed with the others that are ready (GroupCommit) → 201. A crash before the commit leaves a
  * file the start-up sweep removes; after it, everything the 201 promised is on disk.
  */
 import type { Readable } from 'node:stream';
@@ -100,6 +100,8 @@ export class HistoryService {
       this.#d.history.insertPacket({ modelId, seq, blobId: staged.id, authorId: actor.person.id, comment: input.comment, createdAt: now, dataKeyId: model.dataKeyId, idempotencyKey: input.idempotencyKey });
       this.#d.models.advanceHead(modelId, current.head, seq, now);
       this.#d.events.append(modelId, 'packet', { seq, author: actor.person.id });
+      // In the same transaction as the packet: one fsync for both, and never one without the other.
+      this.#audit(actor, 'model.write_out', modelId, source, 'allowed', { seq, size: staged.size });
       return { ok: this.#d.history.packet(modelId, seq)! };
     });
     const result = await this.#settle(staged, outcome);
@@ -108,7 +110,6 @@ export class HistoryService {
       this.#audit(actor, 'model.write_out', modelId, source, 'denied', { base: input.base, head: result.conflict }, 'not_up_to_date');
       throw this.#notUpToDate(result.conflict, input.base, modelId);
     }
-    this.#audit(actor, 'model.write_out', modelId, source, 'allowed', { seq: result.ok.seq, size: staged.size });
     return { packet: result.ok, replayed: false };
   }
 
@@ -131,12 +132,12 @@ export class HistoryService {
       this.#blobs.commit(staged, this.#d.clock.now());
       this.#d.history.insertBaseline(baseline);
       this.#d.events.append(modelId, 'baseline', { seq: input.seq, author: actor.person.id });
+      this.#audit(actor, 'model.baseline', modelId, source, 'allowed', { seq: input.seq, size: staged.size });
       return { ok: baseline };
     });
     const result = await this.#settle(staged, outcome);
     if ('replay' in result) throw new Error('unreachable: baselines have no idempotency replay');
     if ('conflict' in result) throw this.#notUpToDate(result.conflict);
-    this.#audit(actor, 'model.baseline', modelId, source, 'allowed', { seq: input.seq, size: staged.size });
     return result.ok;
   }
 

@@ -38,6 +38,16 @@ export interface Member {
 
 const columns = 'id, organization_id, data_key_id, name_sealed, description_sealed, owner_id, head, created_at, updated_at, deleted_at';
 
+/**
+ * A person's models after a cursor, in id order. The range and the order are on the membership's
+ * model id, so the `model_members_by_person_model` index (0016) serves the page as one range scan
+ * that stops at the LIMIT, with no sort (test/sharing/query-plans.test.ts holds it to that).
+ */
+export const listForPersonSql = `SELECT m.${columns.split(', ').join(', m.')}, mm.role FROM model_members mm JOIN models m ON m.id = mm.model_id
+  WHERE mm.person_id = ? AND mm.model_id > ? AND m.deleted_at IS NULL
+    AND (m.organization_id IN (SELECT value FROM json_each(?)) OR (m.organization_id IS NULL AND ?))
+  ORDER BY mm.model_id LIMIT ?`;
+
 export class ModelsRepo {
   readonly #keys: Keyring;
   readonly #sql;
@@ -55,12 +65,7 @@ export class ModelsRepo {
       setOwner: db.prepare('UPDATE models SET owner_id = ?, updated_at = ? WHERE id = ?'),
       setDeleted: db.prepare('UPDATE models SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE id = ?'),
       // Filtered in SQL, before the LIMIT, so that every page is full and the walk reaches every model.
-      listForPerson: db.prepare<[string, string, string, number, number], ModelRow & { role: ModelRole }>(
-        `SELECT m.${columns.split(', ').join(', m.')}, mm.role FROM models m JOIN model_members mm ON mm.model_id = m.id
-         WHERE mm.person_id = ? AND m.deleted_at IS NULL AND m.id > ?
-           AND (m.organization_id IN (SELECT value FROM json_each(?)) OR (m.organization_id IS NULL AND ?))
-         ORDER BY m.id LIMIT ?`,
-      ),
+      listForPerson: db.prepare<[string, string, string, number, number], ModelRow & { role: ModelRole }>(listForPersonSql),
       organizationsOfMember: db.prepare<[string], { organization_id: string | null }>(
         'SELECT DISTINCT m.organization_id FROM models m JOIN model_members mm ON mm.model_id = m.id WHERE mm.person_id = ? AND m.deleted_at IS NULL',
       ),

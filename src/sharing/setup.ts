@@ -9,6 +9,7 @@ import type { Db } from '../db/open.ts';
 import type { People } from '../identity/people.ts';
 import type { SharingGate } from '../orgs/sharing-gate.ts';
 import { EventLog } from './events.ts';
+import { EventFanout } from './event-fanout.ts';
 import { HistoryRepo } from './history-repo.ts';
 import { HistoryService } from './history-service.ts';
 import { LocksRepo, LocksService } from './locks.ts';
@@ -80,8 +81,7 @@ export function createSharing(d: { config: Config; db: Db; keys: Keyring; clock:
         gate: d.gate,
         clock: d.clock,
         stillValid: d.stillValid,
-        heartbeatMs: d.config.events.heartbeat,
-        recheckMs: d.config.events.recheck,
+        fanout: new EventFanout({ events, models: repo, gate: d.gate, recheckMs: d.config.events.recheck, heartbeatMs: d.config.events.heartbeat }),
         replayWindowMs: d.config.events.replay_window,
         maxPerPerson: d.config.events.max_streams_per_person,
         open: new Map(),

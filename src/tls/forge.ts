@@ -6,7 +6,17 @@
  * node-forge signs X.509 only with RSA keys, which is why the keys are RSA (see keypair.ts).
  */
 import crypto from 'node:crypto';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type Forge from 'node-forge';
+
+const require = createRequire(import.meta.url);
+let loaded: typeof Forge | undefined;
+/**
+ * node-forge, loaded when first needed: a document to make (a CA on the first start, a renewal, a
+ * CSR) or, in managed mode, the start's check of the CA's name constraints. A server in `file` or
+ * `csr` mode reads its certificates with node:crypto and never loads it (about 10 MiB resident).
+ */
+const forgeLib = (): typeof Forge => (loaded ??= require('node-forge') as typeof Forge);
 
 /** The DNS names and IP addresses a certificate is for (its subjectAltName). */
 export interface SubjectNames {
@@ -43,10 +53,11 @@ function commonNameOf(names: SubjectNames): string {
  * encoded here with forge.asn1 (X.509 encoding, no cryptography). Deterministic for the same names.
  */
 export function nameConstraintsDer(names: SubjectNames): Buffer {
-  return Buffer.from(forge.asn1.toDer(nameConstraintsAsn1(names)).getBytes(), 'binary');
+  return Buffer.from(forgeLib().asn1.toDer(nameConstraintsAsn1(names)).getBytes(), 'binary');
 }
 
 function nameConstraintsAsn1(names: SubjectNames) {
+  const forge = forgeLib();
   const { asn1 } = forge;
   const subtree = (tag: number, value: string) =>
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [asn1.create(asn1.Class.CONTEXT_SPECIFIC, tag, false, value)]);
@@ -73,6 +84,7 @@ function nameConstraintsAsn1(names: SubjectNames) {
  * to vouch for any other site (critical nameConstraints).
  */
 export function selfSignedAuthority(options: { keyPem: string; publicKeyPem: string; commonName: string; validity: Validity; names: SubjectNames }): string {
+  const forge = forgeLib();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(options.publicKeyPem);
   cert.serialNumber = randomSerial();
@@ -103,6 +115,7 @@ export function issueServerCertificate(options: {
   names: SubjectNames;
   validity: Validity;
 }): string {
+  const forge = forgeLib();
   const ca = forge.pki.certificateFromPem(options.caCertificatePem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(options.publicKeyPem);
@@ -126,6 +139,7 @@ export function issueServerCertificate(options: {
 
 /** A PKCS#10 request for a server certificate for `names`, signed by the key it is for. */
 export function certificateRequest(options: { keyPem: string; publicKeyPem: string; names: SubjectNames }): string {
+  const forge = forgeLib();
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = forge.pki.publicKeyFromPem(options.publicKeyPem);
   csr.setSubject([{ name: 'commonName', value: commonNameOf(options.names) }]);

@@ -11,6 +11,8 @@ import type { Log } from '../log.ts';
 import { serverAdminGate } from '../orgs/gates.ts';
 import type { TlsService } from '../tls/service.ts';
 import { version } from '../version.ts';
+import { cursorParam, encodeCursor } from '../admin/cursor.ts';
+import { peopleSortKey } from '../identity/people-list.ts';
 import { sendConsolePage, seeOther, type ConsoleDeps } from './console-context.ts';
 import { html } from './html.ts';
 import { confirmBody } from './layout.ts';
@@ -23,7 +25,8 @@ export interface AdminConsoleDeps {
 
 const date = (iso: string | null | undefined) => (iso ? iso.slice(0, 16).replace('T', ' ') : '—');
 const jobParams = z.object({ name: z.string() });
-const pageQuery = z.object({ page: z.string().regex(/^[1-9]\d{0,5}$/, 'must be a page number').default('1').transform(Number) });
+/** Where the page starts (the admin API's keyset cursor, oldest first), and its number, for the reader. */
+const pageQuery = z.object({ next: cursorParam.optional(), page: z.string().regex(/^[1-9]\d{0,5}$/, 'must be a page number').default('1').transform(Number) });
 const perPage = 100;
 
 export function consoleAdminRoutes(d: ConsoleDeps, a: AdminConsoleDeps): AnyRoute[] {
@@ -41,7 +44,7 @@ export function consoleAdminRoutes(d: ConsoleDeps, a: AdminConsoleDeps): AnyRout
         const tls = a.tls?.status();
         const jobs = a.jobs?.list ?? [];
         const body = html`<p>Modelshare ${version}.</p>
-<nav aria-label="Server"><ul class="pager"><li><a href="/console/admin/people">People</a></li></ul></nav>
+<nav aria-label="Server"><ul class="pager"><li><a href="/console/admin/people">People</a></li><li><a href="/console/admin/notices">Notices</a></li></ul></nav>
 <h2>Organizations and seats</h2>
 <table><thead><tr><th scope="col">Organization</th><th scope="col">Domains</th><th scope="col">Seats used</th><th scope="col">Sharing</th></tr></thead><tbody>
 ${orgs.map(({ org, seatsUsed }) => html`<tr><td><a href="/console/organizations/${encodeURIComponent(org.id)}">${org.name}</a></td><td>${org.domains.join(', ')}</td><td>${seatsUsed} of ${org.seats}</td><td>${org.sharingEnabled ? 'on' : 'off'}</td></tr>`)}</tbody></table>
@@ -61,12 +64,16 @@ ${jobs.map((job) => {
     route({
       method: 'GET', path: '/console/admin/people', summary: 'Console: everyone known to the server', access: access.session, html: true, gate, query: pageQuery,
       handler: ({ actor, query }, ctx) => {
-        const { people, total } = d.reads.people(query.page, perPage);
-        const pages = Math.max(1, Math.ceil(total / perPage));
-        const body = html`<p>${total} people; page ${query.page} of ${pages}.</p>
+        // The admin API's list (identity/people-list.ts), oldest first by keyset.
+        const after = query.next?.sort === 'created:asc' ? query.next : undefined;
+        const { people, more } = d.peopleList.page({ search: undefined, serverAdmin: undefined, blocked: undefined, sort: 'created', order: 'asc', after, limit: perPage });
+        const page = after ? query.page : 1;
+        const last = people.at(-1);
+        const next = more && last ? `/console/admin/people?${new URLSearchParams({ next: encodeCursor({ sort: 'created:asc', key: peopleSortKey('created', last), id: last.id }), page: String(page + 1) })}` : undefined;
+        const body = html`<p>Everyone known to the server, oldest first; page ${page}.</p>
 <table><thead><tr><th scope="col">Name</th><th scope="col">Address</th><th scope="col">Organizations</th><th scope="col">Server admin</th><th scope="col">Last sign-in</th></tr></thead><tbody>
 ${people.map((p) => html`<tr><td>${d.identity.publicPerson(p.id).display_name}</td><td>${p.email ?? '(erased)'}</td><td>${d.orgs.repo.membershipsOf(p.id).map((m) => `${d.orgs.repo.get(m.organizationId)?.name ?? m.organizationId} (${m.role})`).join(', ')}</td><td>${p.serverAdmin ? 'yes' : ''}</td><td>${date(p.lastSignInAt)}</td></tr>`)}</tbody></table>
-<nav aria-label="Pages" class="pager">${query.page > 1 ? html`<a href="/console/admin/people?page=${query.page - 1}">Previous page</a>` : ''}${query.page < pages ? html`<a href="/console/admin/people?page=${query.page + 1}">Next page</a>` : ''}</nav>`;
+<nav aria-label="Pages" class="pager">${page > 1 ? html`<a href="/console/admin/people">First page</a>` : ''}${next ? html`<a href="${next}" rel="next">Next page</a>` : ''}</nav>`;
         sendConsolePage(d, ctx, actor, 'People', body);
       },
     }),

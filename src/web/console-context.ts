@@ -3,11 +3,15 @@ import type { AuditService } from '../audit/audit-service.ts';
 import type { Actor } from '../http/authenticate.ts';
 import type { RouteContext } from '../http/route-table.ts';
 import type { IdentityService } from '../identity/service.ts';
+import type { Notices } from '../notices/notices.ts';
 import type { OrganizationsService } from '../orgs/service.ts';
 import { isServerAdmin } from '../orgs/service.ts';
 import type { PrivacyService } from '../privacy/service.ts';
 import type { Sharing } from '../sharing/setup.ts';
-import type { ConsoleReads } from './console-reads.ts';
+import type { AuditQuery } from '../audit/query.ts';
+import type { Db } from '../db/open.ts';
+import { AppError } from '../errors.ts';
+import type { PeopleList } from '../identity/people-list.ts';
 import type { SafeHtml } from './html.ts';
 import { consolePage } from './layout.ts';
 
@@ -17,7 +21,12 @@ export interface ConsoleDeps {
   sharing: Sharing;
   privacy: PrivacyService;
   audit: AuditService;
-  reads: ConsoleReads;
+  /** The admin API's reads: the audit log (and its streamed export, which opens its own connection to `db`) and the people list. */
+  auditQuery: AuditQuery;
+  peopleList: PeopleList;
+  db: Db;
+  /** What needs an admin's eye (the same notices the admin API answers). */
+  notices: Notices;
   demo: boolean;
   tokenMaxLifetimeMs: number;
 }
@@ -41,4 +50,9 @@ export function sendConsolePage(d: ConsoleDeps, ctx: RouteContext, actor: Actor,
 export function seeOther(ctx: RouteContext, to: string): void {
   ctx.status = 303;
   ctx.redirect(to);
+}
+
+/** A model of another organization (or none) is not found here, like one that does not exist. */
+export function assertInOrganization(d: ConsoleDeps, modelId: string, organizationId: string): void {
+  if (d.sharing.list.get(modelId)?.organizationId !== organizationId) throw new AppError('not_found', 'There is no such model in this organization');
 }

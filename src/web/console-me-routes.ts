@@ -33,10 +33,16 @@ export function consoleMeRoutes(d: ConsoleDeps): AnyRoute[] {
       method: 'GET', path: '/console', summary: 'Console: my models and invitations', access: access.session, html: true, query: z.object({ after: z.string().max(100).optional() }),
       handler: ({ actor, query }, ctx) => {
         const { models, more } = d.sharing.models.list(actor, query.after ?? '', 50);
-        const rows = models.map((m) => html`<tr><td>${m.name}</td><td>${m.role}</td><td>${date(m.updatedAt)}</td></tr>`);
+        const rows = models.map((m) => {
+          const locked = d.sharing.locks.get(m.id);
+          const administer = m.role === 'owner' || m.role === 'admin'
+            ? html` <a href="/console/models/${encodeURIComponent(m.id)}">Administer ${m.name}</a>`
+            : d.sharing.rollbacks.branches.list(m.id).length ? html` <a href="/console/models/${encodeURIComponent(m.id)}/branches">Closed branches of ${m.name}</a>` : '';
+          return html`<tr><td>${m.name}${administer}</td><td>${m.role}</td><td>${locked ? html`<strong>locked</strong>: ${locked.reason}` : 'open'}</td><td>${date(m.updatedAt)}</td></tr>`;
+        });
         const body = html`${invitationsNotice(d.orgs, actor.person, actor.csrfToken!)}
 <h2>My models</h2>
-${models.length === 0 ? html`<p>You belong to no model yet. Share one from your desktop client, or accept an invitation.</p>` : html`<table><caption class="muted">Models you may work on now, with your role</caption><thead><tr><th scope="col">Model</th><th scope="col">My role</th><th scope="col">Last change</th></tr></thead><tbody>${rows}</tbody></table>`}
+${models.length === 0 ? html`<p>You belong to no model yet. Share one from your desktop client, or accept an invitation.</p>` : html`<table><caption class="muted">Models you may work on now, with your role</caption><thead><tr><th scope="col">Model</th><th scope="col">My role</th><th scope="col">Lock</th><th scope="col">Last change</th></tr></thead><tbody>${rows}</tbody></table>`}
 <div class="pager">${query.after ? html`<a href="/console">First page</a>` : ''}${more ? html`<a href="/console?after=${encodeURIComponent(models.at(-1)!.id)}">Next page</a>` : ''}</div>`;
         sendConsolePage(d, ctx, actor, 'My models', body);
       },

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { access, route, type AnyRoute } from '../http/route-table.ts';
 import { organizationGates } from '../orgs/gates.ts';
 import { block, invite } from '../orgs/schema.ts';
-import { sendConsolePage, seeOther, type ConsoleDeps } from './console-context.ts';
+import { assertInOrganization, sendConsolePage, seeOther, type ConsoleDeps } from './console-context.ts';
 import { html } from './html.ts';
 import { confirmBody, csrfField } from './layout.ts';
 import { orgNav } from './org-nav.ts';
@@ -93,7 +93,7 @@ ${blocks.length === 0 ? html`<p>Nothing is blocked.</p>` : html`<table><thead><t
     route({
       method: 'GET', path: '/console/organizations/:id/models/:model_id/owner', summary: "Console: choose a model's new owner", access: access.session, html: true, params: modelParams, gate: admin,
       handler: ({ actor, params, gate: { organization } }, ctx) => {
-        d.reads.assertInOrganization(params.model_id, organization.id);
+        assertInOrganization(d, params.model_id, organization.id);
         const model = d.sharing.routeDeps.repo.get(params.model_id)!;
         const members = d.orgs.repo.members(organization.id).filter((m) => m.personId !== model.ownerId);
         const body = html`<p>The model <strong>${model.name}</strong> is owned by ${d.identity.publicPerson(model.ownerId).display_name}. The new owner gets every right on it; the current owner stays on the model as an admin.</p>
@@ -106,7 +106,7 @@ ${blocks.length === 0 ? html`<p>Nothing is blocked.</p>` : html`<table><thead><t
     route({
       method: 'POST', path: '/console/organizations/:id/models/:model_id/owner', summary: "Console: change a model's owner", access: access.session, html: true, params: modelParams, gate: admin, body: { kind: 'form', schema: z.object({ user_id: z.string().max(100) }) },
       handler: ({ actor, params, body, gate: { organization }, ip }, ctx) => {
-        d.reads.assertInOrganization(params.model_id, organization.id);
+        assertInOrganization(d, params.model_id, organization.id);
         d.sharing.models.transfer(actor, params.model_id, body.user_id, ip);
         seeOther(ctx, `${base(organization.id)}/models`);
       },

@@ -14,7 +14,7 @@ import { filesUnder, tmpDir } from '../helpers/tmp.ts';
 
 test('a backup during a stream of write-outs restores: every packet up to a point, digest-valid, nothing after it half there', async (t) => {
   const backupDir = tmpDir(t);
-  const server = await startServer(t, { MODELSHARE_BACKUP_DIR: backupDir });
+  const server = await startServer(t, { MODELSHARE_BACKUP_DIR: backupDir, MODELSHARE_STORAGE_INLINE_MAX_BYTES: '256KiB' });
   const w = await modelWorld(t, server);
   const sent = new Map<number, Buffer>();
   let stop = false;
@@ -22,7 +22,8 @@ test('a backup during a stream of write-outs restores: every packet up to a poin
   const writer = (async () => {
     let base = 0;
     while (!stop) {
-      const bytes = crypto.randomBytes(20_000 + crypto.randomInt(200_000));
+      // Every other packet small enough to be kept inline in the database, the others in files.
+      const bytes = crypto.randomBytes(base % 2 === 0 ? 20_000 + crypto.randomInt(200_000) : 300_000 + crypto.randomInt(100_000));
       const r = await writeOut(w.editor, w.modelId, base, bytes);
       t.is(r.status, 201, JSON.stringify(r.body));
       sent.set(++base, bytes);
@@ -58,18 +59,22 @@ test('a backup during a stream of write-outs restores: every packet up to a poin
     t.true(got.bytes.equals(sent.get(seq)!), `packet ${seq} restored byte for byte`);
     t.is(got.headers.get('content-digest'), digestHeader(sent.get(seq)!));
   }
-  // Nothing half there: no packet row past the head, and exactly one blob file per blob row.
+  // Nothing half there: no packet row past the head, and exactly one blob file per blob row that is
+  // not inline (the inline ones came back inside the database copy).
   const db = restored.stores.db;
   t.deepEqual(db.prepare('SELECT max(seq) AS s, count(*) AS n FROM packets').get(), { s: head, n: head });
   const rows = (db.prepare('SELECT id FROM blobs').all() as { id: string }[]).map((r) => r.id).sort();
-  t.deepEqual(filesUnder(path.join(target, 'blobs')).map((f) => path.basename(f)).sort(), rows);
+  const inline = new Set((db.prepare('SELECT blob_id FROM blob_inline').all() as { blob_id: string }[]).map((r) => r.blob_id));
+  t.true(inline.size > 0 && inline.size < rows.length, 'the restored packets include inline ones and files');
+  t.deepEqual(filesUnder(path.join(target, 'blobs')).map((f) => path.basename(f)).sort(), rows.filter((id) => !inline.has(id)));
 });
 
 test('a second backup with no change copies no blob; one after new write-outs copies only those', async (t) => {
   const backupDir = tmpDir(t);
   const server = await startServer(t, { MODELSHARE_BACKUP_DIR: backupDir });
   const w = await modelWorld(t, server);
-  for (let base = 0; base < 4; base++) t.is((await writeOut(w.editor, w.modelId, base, crypto.randomBytes(100_000))).status, 201);
+  // Packets above storage.inline_max_bytes, so each is a blob file.
+  for (let base = 0; base < 4; base++) t.is((await writeOut(w.editor, w.modelId, base, crypto.randomBytes(300_000))).status, 201);
   const first = await server.jobs.backups!.run();
   t.like(first, { blobs: 4, copied_blobs: 4 });
   const stored = () => filesUnder(path.join(backupDir, 'blobs')).map((f) => [f, fs.statSync(f).mtimeMs]);
@@ -77,7 +82,7 @@ test('a second backup with no change copies no blob; one after new write-outs co
   const second = await server.jobs.backups!.run();
   t.like(second, { blobs: 4, copied_blobs: 0, copied_bytes: 0 });
   t.deepEqual(stored(), before, 'no stored blob was written again');
-  t.is((await writeOut(w.editor, w.modelId, 4, crypto.randomBytes(100_000))).status, 201);
+  t.is((await writeOut(w.editor, w.modelId, 4, crypto.randomBytes(300_000))).status, 201);
   t.like(await server.jobs.backups!.run(), { blobs: 5, copied_blobs: 1 });
   t.is((await server.jobs.backups!.store.list()).length, 3);
 });

@@ -32,30 +32,44 @@ async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function store(t: Parameters<typeof openTestStores>[0], data: Buffer, opts: { maxBytes?: number } = {}) {
-  const s = openTestStores(t);
+async function store(t: Parameters<typeof openTestStores>[0], data: Buffer, opts: { maxBytes?: number; workers?: string } = {}) {
+  const s = openTestStores(t, { MODELSHARE_STORAGE_CRYPTO_WORKERS: opts.workers ?? '0' });
   const dataKeyId = s.keys.create('model');
   const staged = await s.blobs.put(chunked(data), { dataKeyId, maxBytes: opts.maxBytes ?? 1 << 30, expected: { 'sha-256': sha256(data) } });
   s.db.transaction(() => s.blobs.commit(staged))();
   return { ...s, staged, info: s.blobs.info(staged.id)!, dataKeyId };
 }
 
-for (const size of [0, 1, segmentSize - 1, segmentSize, segmentSize + 1, 3 * segmentSize, 1_000_003]) {
-  test(`a blob of ${size} bytes round-trips with its digest`, async (t) => {
+// With storage.crypto_workers 1, blobs over 1 MiB are digested, sealed and opened on a worker thread.
+for (const [size, workers] of [0, 1, segmentSize - 1, segmentSize, segmentSize + 1, 3 * segmentSize, 1_000_003, 3_000_007].flatMap((n) => [[n, '0'], [n, '1']] as const)) {
+  test(`a blob of ${size} bytes round-trips with its digest (${workers} crypto workers)`, async (t) => {
     const data = crypto.randomBytes(size);
-    const { blobs, info } = await store(t, data);
+    const { blobs, info } = await store(t, data, { workers });
     t.is(info.size, size);
     t.deepEqual(info.digests['sha-256'], sha256(data));
     t.deepEqual(await readAll(blobs.read(info)), data);
   });
 }
 
-test('ranges read exactly the bytes asked for', async (t) => {
-  const data = crypto.randomBytes(5 * segmentSize + 123);
-  const { blobs, info } = await store(t, data);
-  for (const [start, end] of [[0, 1], [segmentSize - 1, segmentSize + 1], [100, 3 * segmentSize], [5 * segmentSize, data.length], [data.length - 1, data.length], [7, 7]] as const) {
-    t.deepEqual(await readAll(blobs.read(info, start, end)), data.subarray(start, end), `range ${start}-${end}`);
-  }
+for (const workers of ['0', '1']) {
+  test(`ranges read exactly the bytes asked for (${workers} crypto workers)`, async (t) => {
+    const data = crypto.randomBytes(40 * segmentSize + 123);
+    const { blobs, info } = await store(t, data, { workers });
+    for (const [start, end] of [[0, 1], [segmentSize - 1, segmentSize + 1], [100, 3 * segmentSize], [5 * segmentSize, 38 * segmentSize + 5], [40 * segmentSize, data.length], [data.length - 1, data.length], [7, 7], [0, data.length]] as const) {
+      t.deepEqual(await readAll(blobs.read(info, start, end)), data.subarray(start, end), `range ${start}-${end}`);
+    }
+  });
+}
+
+test('a damaged segment read on a crypto worker fails the read and marks the blob', async (t) => {
+  const data = crypto.randomBytes(40 * segmentSize);
+  const { blobs, info, dataDir } = await store(t, data, { workers: '1' });
+  const file = blobFile(dataDir, info);
+  const sealed = fs.readFileSync(file);
+  sealed[headerSize + 20 * (segmentSize + tagSize) + 7]! ^= 1;
+  fs.writeFileSync(file, sealed);
+  await t.throwsAsync(readAll(blobs.read(info)), { message: /segment 20 does not open/ });
+  t.is(blobs.damage.reasonFor(info.id), 'unauthentic');
 });
 
 test('sha-512 is checked and kept when the client sends it', async (t) => {
@@ -109,7 +123,7 @@ for (const when of ['before the upload starts', 'in the middle']) {
 
 test('a staged blob is invisible until committed, and discard removes it', async (t) => {
   const { blobs, keys, dataDir } = openTestStores(t);
-  const data = crypto.randomBytes(1000);
+  const data = crypto.randomBytes(300_000); // above storage.inline_max_bytes: a file
   const staged = await blobs.put(chunked(data), { dataKeyId: keys.create('model'), maxBytes: 1e9, expected: { 'sha-256': sha256(data) } });
   t.is(blobs.info(staged.id), undefined);
   t.is(filesUnder(path.join(dataDir, 'blobs')).length, 1);
@@ -159,7 +173,7 @@ test('tampering, truncation, reordering and a swapped file are all detected on r
 });
 
 test('the sweep removes staging leftovers and unreferenced files, and keeps committed blobs', async (t) => {
-  const data = crypto.randomBytes(10_000);
+  const data = crypto.randomBytes(300_000); // above storage.inline_max_bytes: files
   const { blobs, info, dataDir, keys } = await store(t, data);
   const orphan = await blobs.put(chunked(data), { dataKeyId: keys.create('model'), maxBytes: 1e9, expected: { 'sha-256': sha256(data) } });
   fs.writeFileSync(path.join(dataDir, 'blobs', 'staging', crypto.randomBytes(16).toString('hex')), 'partial');

@@ -24,11 +24,12 @@ function verify(dataDir: string): Promise<{ code: number; stdout: string; stderr
 }
 
 async function world(t: import('ava').ExecutionContext) {
-  const server = await startServer(t);
+  const server = await startServer(t, { MODELSHARE_STORAGE_INLINE_MAX_BYTES: '256KiB' });
   const owner = person(server, 'Olive');
   const created = await owner.call('POST', '/api/v1/models', { json: { name: 'Bridge' } });
   const modelId = String(created.body['id']);
-  const packets = [crypto.randomBytes(4 * segmentSize + 100), crypto.randomBytes(3000)];
+  // Two blob files (above storage.inline_max_bytes) and one blob kept inline in the database.
+  const packets = [crypto.randomBytes(4 * segmentSize + 100), crypto.randomBytes(300_000), crypto.randomBytes(3000)];
   for (const [i, bytes] of packets.entries()) t.is((await writeOut(owner, modelId, i, bytes)).status, 201);
   const blobFile = (seq: number) => {
     const { blob_id: id } = server.stores.db.prepare('SELECT blob_id FROM packets WHERE model_id = ? AND seq = ?').get(modelId, seq) as { blob_id: string };
@@ -95,18 +96,24 @@ test('`modelshare blobs verify` lists every damaged blob, exits 1, and clears a 
   flipped[flipped.length - 20]! ^= 0x80;
   fs.writeFileSync(one.file, flipped);
   fs.truncateSync(two.file, 100);
+  // The inline one, changed where it is kept: inside the database.
+  const db = server.stores.db;
+  const three = db.prepare('SELECT blob_id AS id, sealed FROM packets JOIN blob_inline USING (blob_id) WHERE model_id = ? AND seq = 3').get(modelId) as { id: string; sealed: Buffer };
+  three.sealed[100]! ^= 0x01;
+  db.prepare('UPDATE blob_inline SET sealed = ? WHERE blob_id = ?').run(three.sealed, three.id);
   const found = await verify(server.dataDir);
   t.is(found.code, 1, found.stderr);
   t.regex(found.stdout, new RegExp(`DAMAGED  ${one.id}  unauthentic  model ${modelId} packet 1`));
   t.regex(found.stdout, new RegExp(`DAMAGED  ${two.id}  truncated  model ${modelId} packet 2`));
-  t.regex(found.stdout, /checked 2 blob\(s\): 2 damaged/);
-  t.like((await readyz(server)).body, { status: 'degraded', blob_integrity: { damaged_blobs: 2 } });
+  t.regex(found.stdout, new RegExp(`DAMAGED  ${three.id}  unauthentic  model ${modelId} packet 3`));
+  t.regex(found.stdout, /checked 3 blob\(s\): 3 damaged/);
+  t.like((await readyz(server)).body, { status: 'degraded', blob_integrity: { damaged_blobs: 3 } });
 
   // Packet 1 is restored from a backup: verify clears its mark; packet 2 stays damaged.
   fs.writeFileSync(one.file, original);
   const after = await verify(server.dataDir);
   t.is(after.code, 1);
   t.notRegex(after.stdout, new RegExp(one.id));
-  t.regex(after.stdout, /checked 2 blob\(s\): 1 damaged/);
-  t.like((await readyz(server)).body, { blob_integrity: { damaged_blobs: 1 } });
+  t.regex(after.stdout, /checked 3 blob\(s\): 2 damaged/);
+  t.like((await readyz(server)).body, { blob_integrity: { damaged_blobs: 2 } });
 });

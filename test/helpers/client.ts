@@ -94,8 +94,12 @@ export interface Relay {
   url: string;
   /** Cuts the next connection that carries more than `bytes` from the server, once. */
   cutAfter(bytes: number): void;
-  /** Once a connection has carried more than `bytes` to the server, cuts it as the answer starts: the server did the work, the client never hears. */
-  loseAnswerAfter(bytes: number): void;
+  /**
+   * Cuts the first connection that carries bytes from the server once `done()` holds (the server did
+   * the work), before they reach the client, once: the client never hears the answer. Bytes sent
+   * before (TLS session tickets, which a loaded server may send late) pass.
+   */
+  loseAnswerOnce(done: () => boolean): void;
   /** How many connections were cut. */
   cuts: number;
   /** Drops every open connection now. */
@@ -106,12 +110,12 @@ export interface Relay {
 export async function startRelay(t: ExecutionContext, port: number): Promise<Relay> {
   const sockets = new Set<net.Socket>();
   let cutAt: number | undefined;
-  let loseAfterUp: number | undefined;
+  let loseWhen: (() => boolean) | undefined;
   const relay: Relay = {
     url: '',
     cuts: 0,
     cutAfter: (bytes) => void (cutAt = bytes),
-    loseAnswerAfter: (bytes) => void (loseAfterUp = bytes),
+    loseAnswerOnce: (done) => void (loseWhen = done),
     dropAll: () => {
       for (const s of sockets) s.destroy();
     },
@@ -120,12 +124,11 @@ export async function startRelay(t: ExecutionContext, port: number): Promise<Rel
     const upstream = net.connect(port, '127.0.0.1');
     sockets.add(client).add(upstream);
     let down = 0;
-    let up = 0;
     upstream.on('data', (chunk: Buffer) => {
       down += chunk.length;
-      if ((cutAt !== undefined && down > cutAt) || (loseAfterUp !== undefined && up > loseAfterUp)) {
+      if ((cutAt !== undefined && down > cutAt) || loseWhen?.()) {
         if (cutAt !== undefined && down > cutAt) cutAt = undefined;
-        else loseAfterUp = undefined;
+        else loseWhen = undefined;
         relay.cuts++;
         client.destroy();
         upstream.destroy();
@@ -133,10 +136,7 @@ export async function startRelay(t: ExecutionContext, port: number): Promise<Rel
       }
       client.write(chunk);
     });
-    client.on('data', (chunk: Buffer) => {
-      up += chunk.length;
-      upstream.write(chunk);
-    });
+    client.on('data', (chunk: Buffer) => upstream.write(chunk));
     const end = () => {
       client.destroy();
       upstream.destroy();

@@ -25,7 +25,10 @@ export function apiCall(server: TestServer, token: string | undefined): Caller['
       headers['content-type'] ??= 'application/octet-stream';
       body = options.raw;
     }
-    const res = await server.fetch(`${server.url}${path}`, { method, headers, body });
+    const res = await server.fetch(`${server.url}${path}`, { method, headers, body }).catch((error: Error & { cause?: { code?: string; message?: string } }) => {
+      // undici says only "fetch failed": name what the connection did, so a failure says why.
+      throw new Error(`${method} ${path}: ${error.message} (${error.cause?.code ?? ''} ${error.cause?.message ?? ''})`, { cause: error });
+    });
     const bytes = Buffer.from(await res.arrayBuffer());
     const type = res.headers.get('content-type') ?? '';
     const parsed = /json/.test(type) && bytes.length > 0 ? (JSON.parse(bytes.toString('utf8')) as Record<string, unknown>) : {};

@@ -19,6 +19,7 @@ import { trustingFetch, type Fetch } from './https.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { loadDemoFactory } from '../../src/identity/sign-in-setup.ts';
 import { tmpDir } from './tmp.ts';
+import { testBlobEnv } from './s3.ts';
 
 export interface TestServer {
   url: string;
@@ -75,7 +76,7 @@ export async function startServer(t: ExecutionContext, env: Record<string, strin
   const config = loadConfig({
     file: undefined,
     // No demo sign-in unless a test asks: it would declare its demo organization.
-    env: { MODELSHARE_DATA_DIR: dataDir, MODELSHARE_SERVER_PORT: '0', MODELSHARE_LOG_LEVEL: 'debug', MODELSHARE_DEMO_ENABLED: 'off', MODELSHARE_ORGANIZATIONS: defaultOrganizations, MODELSHARE_STORAGE_MIN_FREE_BYTES: '0', ...env },
+    env: { MODELSHARE_DATA_DIR: dataDir, MODELSHARE_SERVER_PORT: '0', MODELSHARE_LOG_LEVEL: 'debug', MODELSHARE_DEMO_ENABLED: 'off', MODELSHARE_ORGANIZATIONS: defaultOrganizations, MODELSHARE_STORAGE_MIN_FREE_BYTES: '0', ...(await testBlobEnv()), ...env },
   });
   const { stream, lines } = logCollector();
   const log = createLogger(config.log.level, stream);

@@ -33,6 +33,12 @@ export interface TestProvider {
   nextAccount: TestAccount;
   /** When set, rewrites the id_token of the next token response. */
   tamper: ((idToken: string) => string) | undefined;
+  /** Issues refresh tokens at sign-in (as a provider does for `offline_access`); off unless a test asks. */
+  offline: boolean;
+  /** Removes the account at the provider: its refresh tokens are refused from then on. */
+  forget(sub: string): void;
+  /** Changes what the provider says about an account (its claims at the next refresh or sign-in). */
+  update(account: TestAccount): void;
   stop(): Promise<void>;
 }
 
@@ -50,6 +56,7 @@ export async function startTestProvider(t: ExecutionContext, redirectUri: string
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const accounts = new Map<string, TestAccount>();
   const state: TestProvider = {
     issuer,
     caFile: tls.certFile,
@@ -58,14 +65,17 @@ export async function startTestProvider(t: ExecutionContext, redirectUri: string
     signingKey: privateKey,
     nextAccount: { sub: 'ada', email: 'ada@firm.example', email_verified: true, name: 'Ada Lovelace' },
     tamper: undefined,
+    offline: false,
+    forget: (sub) => void accounts.delete(sub),
+    update: (account) => void accounts.set(account.sub, { ...account }),
     stop: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },
   };
-  const accounts = new Map<string, TestAccount>();
   const provider = new Provider(issuer, {
-    clients: [{ client_id: state.clientId, client_secret: state.clientSecret, redirect_uris: [redirectUri], id_token_signed_response_alg: 'ES256' }],
+    clients: [{ client_id: state.clientId, client_secret: state.clientSecret, redirect_uris: [redirectUri], id_token_signed_response_alg: 'ES256', grant_types: ['authorization_code', 'refresh_token'] }],
+    issueRefreshToken: async () => state.offline,
     jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'test-op', use: 'sig', alg: 'ES256' }] as never },
     cookies: { keys: ['test-op-cookie-key'] },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },

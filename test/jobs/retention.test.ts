@@ -14,14 +14,15 @@ import { filesUnder } from '../helpers/tmp.ts';
 const day = 86_400_000;
 
 test('a deleted model is purged after retention.deleted_models: no row, no blob, no data key; the purge is audited', async (t) => {
-  const server = await startServer(t, { MODELSHARE_RETENTION_DELETED_MODELS: '30d' });
+  const server = await startServer(t, { MODELSHARE_RETENTION_DELETED_MODELS: '30d', MODELSHARE_STORAGE_INLINE_MAX_BYTES: '256KiB' });
   const doomed = await modelWorld(t, server);
   const kept = await modelWorld(t, server);
-  const baseline = crypto.randomBytes(90_000);
+  // The baseline and the other model's packets are blob files; the doomed packets are inline (storage.inline_max_bytes).
+  const baseline = crypto.randomBytes(300_000);
   t.is((await doomed.owner.call('POST', `/api/v1/models/${doomed.modelId}/baselines?seq=0`, { raw: baseline, headers: { 'content-digest': digestHeader(baseline) } })).status, 201);
   for (let base = 0; base < 3; base++) {
     t.is((await writeOut(doomed.editor, doomed.modelId, base, crypto.randomBytes(70_000))).status, 201);
-    t.is((await writeOut(kept.editor, kept.modelId, base, crypto.randomBytes(70_000))).status, 201);
+    t.is((await writeOut(kept.editor, kept.modelId, base, crypto.randomBytes(300_000))).status, 201);
   }
   const db = server.stores.db;
   const keyOf = (id: string) => (db.prepare('SELECT data_key_id FROM models WHERE id = ?').get(id) as { data_key_id: string }).data_key_id;
@@ -29,7 +30,9 @@ test('a deleted model is purged after retention.deleted_models: no row, no blob,
   const doomedBlobs = (db.prepare('SELECT blob_id FROM packets WHERE model_id = ? UNION SELECT blob_id FROM baselines WHERE model_id = ?').all(doomed.modelId, doomed.modelId) as { blob_id: string }[]).map((r) => r.blob_id);
   t.is(doomedBlobs.length, 4);
   const blobFile = (id: string) => path.join(server.dataDir, 'blobs', id.slice(0, 2), id);
-  t.true(doomedBlobs.every((id) => fs.existsSync(blobFile(id))));
+  const inlineRow = (id: string) => db.prepare('SELECT 1 FROM blob_inline WHERE blob_id = ?').get(id);
+  t.is(doomedBlobs.filter((id) => fs.existsSync(blobFile(id))).length, 1);
+  t.is(doomedBlobs.filter((id) => inlineRow(id)).length, 3);
   t.is((await doomed.owner.call('DELETE', `/api/v1/models/${doomed.modelId}`)).status, 204);
 
   // Within the restore window nothing goes.
@@ -52,6 +55,7 @@ test('a deleted model is purged after retention.deleted_models: no row, no blob,
   for (const id of doomedBlobs) {
     t.is(db.prepare('SELECT 1 FROM blobs WHERE id = ?').get(id), undefined, 'no blob row');
     t.false(fs.existsSync(blobFile(id)), 'no blob file');
+    t.is(inlineRow(id), undefined, 'no inline bytes');
   }
   // The other model is untouched.
   t.is((db.prepare('SELECT count(*) AS n FROM packets WHERE model_id = ? AND blob_id IS NOT NULL').get(kept.modelId) as { n: number }).n, 3);

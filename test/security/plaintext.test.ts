@@ -15,7 +15,7 @@ import { openTestStores } from '../helpers/stores.ts';
 import { filesUnder } from '../helpers/tmp.ts';
 
 test('markers sealed into the database and written into blobs are not on disk in plaintext', async (t) => {
-  const { keys, blobs, db, dataDir } = openTestStores(t);
+  const { keys, blobs, db, dataDir } = openTestStores(t, { MODELSHARE_STORAGE_INLINE_MAX_BYTES: '256KiB' });
   db.exec('CREATE TABLE probe (id TEXT PRIMARY KEY, value BLOB NOT NULL)');
   const marker = `MARKER-${crypto.randomBytes(8).toString('hex')}`;
   const modelKey = keys.create('model');
@@ -27,6 +27,11 @@ test('markers sealed into the database and written into blobs are not on disk in
     expected: { 'sha-256': crypto.createHash('sha256').update(content).digest() },
   });
   db.transaction(() => blobs.commit(staged))();
+  // A small one too: kept inline in the database (storage.inline_max_bytes), sealed all the same.
+  const small = Buffer.from(`${marker} beam B-12 `.repeat(100));
+  const inline = await blobs.put(Readable.from([small]), { dataKeyId: modelKey, maxBytes: 1e9, expected: { 'sha-256': crypto.createHash('sha256').update(small).digest() } });
+  db.transaction(() => blobs.commit(inline))();
+  t.true(blobs.info(inline.id)!.inline);
 
   const needles = [marker, 'ada@example.com', 'beam B-12'].flatMap((m) => [Buffer.from(m, 'utf8'), Buffer.from(m, 'utf16le')]);
   const files = filesUnder(dataDir);

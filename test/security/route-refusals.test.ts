@@ -61,6 +61,8 @@ test('every route refuses every identity that may not call it, and changes nothi
     other_org: await sessionOf(people.rita),
     not_server_admin: await sessionOf(people.ada),
     removed: await sessionOf({ sub: 'remy', email: 'remy@firm.example', email_verified: true, name: 'Remy Removed' }),
+    sharing_off: await sessionOf({ sub: 'sam', email: 'sam@firm.example', email_verified: true, name: 'Sam Switched' }),
+    blocked: await sessionOf({ sub: 'bea', email: 'bea@firm.example', email_verified: true, name: 'Bea Blocked' }),
   } as Partial<Record<Caller, { cookie: string; csrf: string }>>;
 
   // Bob's model in Firm, with a viewer and three editors who then lose their access in three ways.
@@ -90,6 +92,7 @@ test('every route refuses every identity that may not call it, and changes nothi
       if (name !== 'id') return { user_id: bob.id, person_id: bob.id, model_id: modelId, seq: '1', provider: 'corp' }[name] ?? 'x_missing';
       if (r.path.startsWith('/api/v1/admin/models')) return modelId;
       if (r.path.startsWith('/api/v1/models')) return modelId;
+      if (r.path.startsWith('/console/models')) return modelId;
       if (r.path.includes('/organizations')) return world.firm;
       if (r.path.includes('/people')) return bob.id;
       return 'x_missing';

@@ -4,10 +4,12 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import test from 'ava';
 import { digestHeader, sha256 } from '../helpers/people.ts';
 import { runCommand, spawnServer, type SpawnedServer } from '../helpers/spawn.ts';
 import { filesUnder, tmpDir } from '../helpers/tmp.ts';
+import { sharedS3, testBlobEnv, testBlobsOnS3 } from '../helpers/s3.ts';
 
 function api(server: SpawnedServer, token: string) {
   return (method: string, p: string, init: { json?: unknown; raw?: Buffer; headers?: Record<string, string> } = {}) =>
@@ -20,7 +22,7 @@ function api(server: SpawnedServer, token: string) {
 
 test('SIGKILL during a stream of write-outs loses no acknowledged packet and leaves nothing partial', async (t) => {
   const dir = tmpDir(t);
-  const env = { MODELSHARE_DATA_DIR: dir, MODELSHARE_DEMO_ENABLED: 'off' };
+  const env: Record<string, string> = { MODELSHARE_DATA_DIR: dir, MODELSHARE_DEMO_ENABLED: 'off', MODELSHARE_STORAGE_INLINE_MAX_BYTES: '256KiB', ...(await testBlobEnv()) };
   const token = runCommand(['admin', 'token', '--email', 'crash@firm.example'], env).stdout.trim();
   const server = await spawnServer(t, env);
   const call = api(server, token);
@@ -32,7 +34,9 @@ test('SIGKILL during a stream of write-outs loses no acknowledged packet and lea
   let writerDone = false;
   const writer = (async () => {
     for (let base = 0; !killed; base++) {
-      const body = crypto.randomBytes(256 * 1024 + base);
+      // Every other packet is small enough to be sealed into the database (storage.inline_max_bytes),
+      // the others go to blob files: both must survive the kill.
+      const body = crypto.randomBytes(base % 2 === 0 ? 100_000 + base : 256 * 1024 + base);
       try {
         const res = await call('POST', `/api/v1/models/${model.id}/packets?base=${base}`, { raw: body, headers: { 'content-digest': digestHeader(body) } });
         if (res.status !== 201) throw new Error(`write-out answered ${res.status}`);
@@ -66,13 +70,26 @@ test('SIGKILL during a stream of write-outs loses no acknowledged packet and lea
   }
   for (const seq of acknowledged.keys()) t.true(seq <= list.head, `acknowledged packet ${seq} is listed`);
   t.deepEqual(filesUnder(path.join(dir, 'blobs', 'staging')), [], 'no staging leftovers after the restart');
+  // Its idle crypto workers (started when it began serving) do not keep it from exiting.
   restarted.child.kill('SIGTERM');
-  await restarted.exited;
+  t.deepEqual(await restarted.exited, { code: 0, signal: null });
+  const db = new Database(path.join(dir, 'modelshare.db'), { readonly: true });
+  const inline = (db.prepare('SELECT count(*) AS n FROM blob_inline').get() as { n: number }).n;
+  db.close();
+  t.true(inline > 0 && inline < list.head, `both inline and file packets were acknowledged (${inline} of ${list.head} inline)`);
+  if (testBlobsOnS3) {
+    // In the bucket: no incomplete multipart upload, and no object but the blobs the catalog lists
+    // outside the database.
+    const s3 = await sharedS3();
+    const bucket = env['MODELSHARE_STORAGE_S3_BUCKET']!;
+    t.deepEqual(s3.uploads(bucket), [], 'no incomplete upload after the restart');
+    t.is(s3.objects(bucket).length, list.head - inline, 'no object but the acknowledged packets\' after the restart');
+  }
 });
 
 test('SIGTERM lets a write-out in flight finish with its 201, then the server exits cleanly', async (t) => {
   const dir = tmpDir(t);
-  const env = { MODELSHARE_DATA_DIR: dir, MODELSHARE_DEMO_ENABLED: 'off' };
+  const env: Record<string, string> = { MODELSHARE_DATA_DIR: dir, MODELSHARE_DEMO_ENABLED: 'off', ...(await testBlobEnv()) };
   const token = runCommand(['admin', 'token', '--email', 'drain@firm.example'], env).stdout.trim();
   const server = await spawnServer(t, env);
   const call = api(server, token);

@@ -1,12 +1,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
-import path from 'node:path';
 import test from 'ava';
 import { modelWorld } from '../helpers/models.ts';
 import { digestHeader, sha256, writeOut } from '../helpers/people.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
-import { filesUnder } from '../helpers/tmp.ts';
+import { stagedBlobs, storedBlobs } from '../helpers/blob-store.ts';
 
 const bytes = (n: number) => crypto.randomBytes(n);
 
@@ -53,13 +52,15 @@ test('racing writers with the same base: exactly one wins, the rest get 409, no 
   const server = await startServer(t);
   const w = await modelWorld(t, server);
   const writers = [w.owner, w.admin, w.editor, w.owner, w.admin, w.editor, w.owner, w.editor];
-  const results = await Promise.all(writers.map((who) => writeOut(who, w.modelId, 0, bytes(200_000))));
+  // 300,000 bytes: above storage.inline_max_bytes, so every racer writes a blob file.
+  const results = await Promise.all(writers.map((who) => writeOut(who, w.modelId, 0, bytes(300_000))));
   t.deepEqual(results.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409, 409, 409]);
   t.is(listed(server).n, 1);
   t.is((await w.viewer.call('GET', `/api/v1/models/${w.modelId}`)).body['head'], 1);
   await new Promise((r) => setImmediate(r));
   // Losers' bytes are gone: one blob file for the one packet.
-  t.is(filesUnder(path.join(server.dataDir, 'blobs')).filter((f) => !f.includes('staging')).length, 1);
+  t.is((await storedBlobs(server)).length, 1);
+  t.is(await stagedBlobs(server), 0);
 });
 
 test('a retried write-out with the same Idempotency-Key returns the first result and creates nothing twice', async (t) => {
@@ -99,7 +100,8 @@ test('bad uploads get a problem document and leave nothing behind', async (t) =>
   for (const base of ['-1', 'abc', '1e3', '']) t.is((await w.editor.call('POST', `${m}/packets?base=${base}`, { raw: body, headers: { 'content-digest': digestHeader(body) } })).status, 400, `base=${base}`);
   t.is(listed(server).n, 0);
   await new Promise((r) => setTimeout(r, 50));
-  t.deepEqual(filesUnder(path.join(server.dataDir, 'blobs')).filter((f) => !f.endsWith('.ready-' + process.pid)), []);
+  t.deepEqual(await storedBlobs(server), []);
+  t.is(await stagedBlobs(server), 0);
 });
 
 test('a truncated upload (the client goes away mid-body) leaves nothing listed', async (t) => {
@@ -113,13 +115,23 @@ test('a truncated upload (the client goes away mid-body) leaves nothing listed',
       headers: { authorization: `Bearer ${w.editor.token}`, 'content-type': 'application/octet-stream', 'content-length': String(full.length), 'content-digest': digestHeader(full) },
     });
     req.on('error', () => resolve());
-    req.write(full.subarray(0, 700_000), () => setTimeout(() => req.destroy(), 50));
+    // More than one 1 MiB batch, so a staging file exists when the client goes.
+    req.write(full.subarray(0, 1_500_000), () => setTimeout(() => req.destroy(), 50));
   });
+  // The server may start its staging file after the client has gone (a loaded machine): wait until
+  // one was seen and is gone again, or 10 s without one.
   const started = Date.now();
-  while (filesUnder(path.join(server.dataDir, 'blobs', 'staging')).length > 0 && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+  let seen = false;
+  while (Date.now() - started < 10_000) {
+    const staged = await stagedBlobs(server);
+    if (staged > 0) seen = true;
+    else if (seen) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
   t.is(listed(server).n, 0);
   t.is((await w.viewer.call('GET', `/api/v1/models/${w.modelId}`)).body['head'], 0);
-  t.deepEqual(filesUnder(path.join(server.dataDir, 'blobs')), []);
+  t.deepEqual(await storedBlobs(server), []);
+  t.is(await stagedBlobs(server), 0);
 });
 
 test('baselines: seq must be the head; latest and by seq, with Range resume', async (t) => {
