@@ -1,12 +1,16 @@
 /**
  * Where the sealed bytes of blobs are kept. This is the one seam between the blob service and
- * storage: the file system implements it now, and S3-compatible object storage can later implement
- * the same four calls (multipart upload, ranged GET, DELETE, LIST) without touching anything above.
+ * storage: the file system (fs-backend.ts) and S3-compatible object storage (s3-backend.ts) implement
+ * the same calls without touching anything above.
  */
 import type { Readable } from 'node:stream';
 
 export interface BlobWriter {
-  /** Appends bytes, in order; resolves when the storage has taken them (backpressure). */
+  /**
+   * Appends bytes, in order; resolves when the storage has taken them (backpressure). Once it
+   * resolves the caller writes into the same buffers again: a writer that keeps bytes past that
+   * point keeps a copy of its own.
+   */
   write(chunks: Buffer[]): Promise<void>;
   /** Makes the bytes durable and then visible under the blob's id (fsync, rename, directory fsync). */
   publish(): Promise<void>;

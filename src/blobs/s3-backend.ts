@@ -158,7 +158,9 @@ export function s3Backend(options: S3BackendOptions): S3BlobBackend {
         async write(chunks) {
           for (const chunk of chunks) {
             if (settled) throw failure ? fail() : new Error('write after the upload ended');
-            if (chunk.length === 0 || body.write(chunk)) continue;
+            // A copy: the SDK gathers a part from the chunks it is handed, long after this write
+            // resolves and the seal pipeline seals the next batch into the same buffer.
+            if (chunk.length === 0 || body.write(Buffer.from(chunk))) continue;
             let onDrain: () => void = () => undefined;
             await Promise.race([new Promise<void>((resolve) => body.once('drain', (onDrain = resolve))), finished]);
             body.off('drain', onDrain);
