@@ -1,6 +1,7 @@
 /**
  * Request ids and the access log: one line per request, written when the response is finished (or
- * the client went away), with no query string, headers or bodies, which can carry secrets.
+ * the client went away), with no query string, headers or bodies, which can carry secrets. Passing
+ * health probes are logged at debug.
  */
 import crypto from 'node:crypto';
 import type { Context, Next } from 'koa';
@@ -8,6 +9,7 @@ import type { Log } from '../log.ts';
 import type { AppState } from './state.ts';
 
 const acceptableId = /^[A-Za-z0-9._-]{1,64}$/;
+const probes = new Set(['/healthz', '/readyz']);
 
 export function requestLog(log: Log) {
   return async (ctx: Context & { state: AppState }, next: Next) => {
@@ -24,11 +26,15 @@ export function requestLog(log: Log) {
     const done = () => {
       ctx.res.off('finish', done);
       ctx.res.off('close', done);
-      ctx.state.log.info(
+      const status = ctx.res.writableFinished ? ctx.status : 499;
+      // A probe that passes (a container's healthcheck every 30 s, a load balancer's every few) is
+      // logged at debug: thousands of lines a day that say nothing. A failing one stays at info.
+      const level = status === 200 && probes.has(path) ? 'debug' : 'info';
+      ctx.state.log[level](
         {
           method: ctx.method,
           path,
-          status: ctx.res.writableFinished ? ctx.status : 499,
+          status,
           ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
           remote,
         },

@@ -114,6 +114,16 @@ test('one access log line per request, with no query string or credentials', asy
   t.false(JSON.stringify(server.logs).includes('hunter2'));
 });
 
+test('passing health probes are logged at debug, everything else at info', async (t) => {
+  const server = await startServer(t);
+  for (const path of ['/healthz', '/readyz', '/api/v1/me']) await (await server.fetch(`${server.url}${path}`)).text();
+  await eventually(() => server.logs.filter((l) => l['msg'] === 'request').length === 3, 'the access log lines');
+  const level = (path: string) => server.logs.find((l) => l['msg'] === 'request' && l['path'] === path)?.['level'];
+  t.is(level('/healthz'), 'debug');
+  t.is(level('/readyz'), 'debug');
+  t.is(level('/api/v1/me'), 'info');
+});
+
 test('public routes ignore credentials: a bogus Authorization header changes nothing', async (t) => {
   const server = await startServer(t);
   for (const path of ['/healthz', '/readyz', '/ca.pem']) {
