@@ -52,7 +52,7 @@ ENV NODE_ENV=production \
 RUN set -eu; \
     if command -v groupadd >/dev/null 2>&1 && command -v useradd >/dev/null 2>&1; then \
       groupadd --system --gid 10001 modelshare; \
-      useradd --system --no-log-init --uid 10001 --gid modelshare --no-create-home \
+      useradd --system -K SYS_UID_MAX=10001 --no-log-init --uid 10001 --gid modelshare --no-create-home \
         --home-dir /var/lib/modelshare --shell /usr/sbin/nologin modelshare; \
     else \
       echo 'modelshare:x:10001:' >> /etc/group; \
