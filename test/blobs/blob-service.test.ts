@@ -9,8 +9,9 @@ import { headerSize, segmentSize, tagSize } from '../../src/crypto/stream-aead.t
 import { AppError } from '../../src/errors.ts';
 import { openTestStores } from '../helpers/stores.ts';
 import { filesUnder } from '../helpers/tmp.ts';
+import { readAll } from '../helpers/blob-store.ts';
+import { sha256 } from '../helpers/people.ts';
 
-const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest();
 
 /** Yields `data` in uneven chunks, as a socket would. */
 function chunked(data: Buffer, sizes = [1000, 70_000, 13, 65_536, 200_000]): Readable {
@@ -24,12 +25,6 @@ function chunked(data: Buffer, sizes = [1000, 70_000, 13, 65_536, 200_000]): Rea
       }
     })(),
   );
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 async function store(t: Parameters<typeof openTestStores>[0], data: Buffer, opts: { maxBytes?: number; workers?: string } = {}) {

@@ -4,18 +4,13 @@ import test from 'ava';
 import { BlobService } from '../../src/blobs/blob-service.ts';
 import { CryptoPool } from '../../src/crypto/crypto-pool.ts';
 import { openTestStores } from '../helpers/stores.ts';
+import { readAll } from '../helpers/blob-store.ts';
+import { sha256 } from '../helpers/people.ts';
 
 // The crypto pool's memory is a fixed budget of slots: transfers lease a few for their whole life,
 // wait for their own when all are out, and run on their own thread when the budget is taken.
 
-const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest();
 const mib = 1024 * 1024;
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 function pooled(t: Parameters<typeof openTestStores>[0], maxSlots: number) {
   const stores = openTestStores(t);

@@ -11,15 +11,10 @@ import test, { type ExecutionContext } from 'ava';
 import { segmentSize } from '../../src/crypto/stream-aead.ts';
 import { openTestStores } from '../helpers/stores.ts';
 import { filesUnder } from '../helpers/tmp.ts';
+import { readAll } from '../helpers/blob-store.ts';
+import { sha256 } from '../helpers/people.ts';
 
-const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest();
 const limit = 256 * 1024;
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** Stores `data` (in uneven chunks, as a socket would send it) and commits it. */
 async function stored(t: ExecutionContext, data: Buffer, env: Record<string, string> = {}) {

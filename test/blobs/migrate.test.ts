@@ -13,13 +13,12 @@ import { openStores } from '../../src/boot.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
 import { stagedBlobs, storedBlobs } from '../helpers/blob-store.ts';
-import { digestHeader, person, writeOut, type Caller } from '../helpers/people.ts';
+import { digestHeader, person, writeOut, type Caller, sha256 } from '../helpers/people.ts';
 import { s3Env, sharedS3 } from '../helpers/s3.ts';
 import { startServer } from '../helpers/server.ts';
 import { projectRoot } from '../helpers/spawn.ts';
 import { openTestStores } from '../helpers/stores.ts';
 
-const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest();
 
 /** `modelshare blobs migrate` in its own process, without blocking this one (which serves, and runs the S3 emulator). */
 function migrate(env: Record<string, string>, to: string): Promise<{ code: number; stdout: string; stderr: string }> {

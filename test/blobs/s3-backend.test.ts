@@ -12,7 +12,7 @@ import { sealedSize, segmentSize, tagSize } from '../../src/crypto/stream-aead.t
 import { AppError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { modelWorld } from '../helpers/models.ts';
-import { digestHeader, person, writeOut } from '../helpers/people.ts';
+import { digestHeader, person, writeOut, sha256 } from '../helpers/people.ts';
 import { s3Env, sharedS3, startS3 } from '../helpers/s3.ts';
 import { logCollector, startServer } from '../helpers/server.ts';
 import { openTestStores } from '../helpers/stores.ts';
@@ -20,15 +20,9 @@ import { s3Backend } from '../../src/blobs/s3-backend.ts';
 import { createS3Client } from '../../src/blobs/s3-client.ts';
 import { runCommand } from '../helpers/spawn.ts';
 import { servingProblems } from '../../src/config/validate.ts';
+import { readAll } from '../helpers/blob-store.ts';
 
-const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest();
 const hour = 3_600_000;
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** Stores whose blobs live in a fresh bucket; a small part size, so multipart uploads happen at 5 MiB. */
 async function s3Stores(t: ExecutionContext) {

@@ -3,6 +3,7 @@
  * bucket of the test process's S3 emulator): published blobs, and writes still in staging.
  */
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Config } from '../../src/config/options.ts';
 import type { Stores } from '../../src/boot.ts';
 import { sharedS3 } from './s3.ts';
@@ -23,4 +24,11 @@ export async function stagedBlobs(server: HasStore): Promise<number> {
     return (await sharedS3()).uploads(server.config.storage.s3.bucket).length;
   }
   return filesUnder(path.join(server.config.data_dir, 'blobs', 'staging')).filter((f) => !path.basename(f).startsWith('.ready-')).length;
+}
+
+/** Every byte a blob read gives, in one buffer. */
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
 }
