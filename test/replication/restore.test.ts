@@ -39,11 +39,13 @@ test('restore --from-replica: latest, --at a time, missing blobs named, an exist
   const w = await modelWorld(t, server);
   t.is((await writeOut(w.editor, w.modelId, 0, crypto.randomBytes(5000))).status, 201);
   await until('the first write-out in the replica', () => replication.status().lag_seconds === 0 && replication.status().position !== null);
-  const between = new Date(replication.status().recovery_point!);
-  // Litestream picks the point by the times its WAL segments were written: keep the two a second apart.
-  await new Promise((r) => setTimeout(r, 1500));
+  // Litestream picks the point by the times its WAL segments were written (their files' mtimes): the
+  // point asked for lies in the middle of a quiet gap of 1.5 s after the first write-out is shipped.
+  await new Promise((r) => setTimeout(r, 750));
+  const between = new Date();
+  await new Promise((r) => setTimeout(r, 750));
   t.is((await writeOut(w.editor, w.modelId, 1, crypto.randomBytes(7000))).status, 201);
-  await until('the second write-out in the replica', () => replication.status().lag_seconds === 0 && Date.parse(replication.status().recovery_point!) > between.getTime() + 1000);
+  await until('the second write-out in the replica', () => replication.status().lag_seconds === 0 && Date.parse(replication.status().recovery_point!) > between.getTime() + 500);
 
   const cli = { ...env, MODELSHARE_DATA_DIR: server.dataDir, MODELSHARE_DEMO_ENABLED: 'off' };
   const status = runCommand(['replication', 'status'], cli);
@@ -74,7 +76,10 @@ test('restore --from-replica: latest, --at a time, missing blobs named, an exist
   const atTime = runCommand(['restore', '--from-replica', '--at', between.toISOString(), '--data-dir', earlier], cli);
   t.is(atTime.code, 0, atTime.stdout + atTime.stderr);
   t.regex(atTime.stdout, /as it was at /);
-  t.is(packetsIn(path.join(earlier, 'modelshare.db'), w.modelId), 1);
+  // Should it differ, the replica's files and their times say which side of the point each fell on.
+  const replicaFiles = () => fs.readdirSync(target, { recursive: true }).map(String).filter((f) => fs.statSync(path.join(target, f)).isFile())
+    .map((f) => `${fs.statSync(path.join(target, f)).mtime.toISOString()} ${f}`).sort().join('\n');
+  t.is(packetsIn(path.join(earlier, 'modelshare.db'), w.modelId), 1, `restored at ${between.toISOString()}:\n${replicaFiles()}`);
 
   const bad = runCommand(['restore', '--from-replica', '--at', 'yesterday', '--data-dir', standby('bad')], cli);
   t.is(bad.code, 2);
